@@ -1,0 +1,54 @@
+"""Demo data: an admin user, the demo orders system bound to a real SQLite file and the local
+orders service, and the example runbooks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from runbooks.services import ImportReport, import_runbooks, read_sources
+
+from .orders_service import create_database
+
+EXAMPLES = Path(settings.BASE_DIR) / "runbooks" / "examples"
+
+
+def demo_paths() -> tuple[Path, int]:
+    return Path(settings.DATA_DIR) / "demo" / "orders.sqlite3", int(os.environ.get("DRDRILL_DEMO_PORT", "8765"))
+
+
+def demo_url(port: int) -> str:
+    # docker-compose runs the orders service in a container of its own, reached by name.
+    return os.environ.get("DRDRILL_DEMO_URL", f"http://127.0.0.1:{port}")
+
+
+def seed(*, admin_username: str = "admin", admin_password: str | None = None) -> tuple[ImportReport, str | None]:
+    """Idempotent: running it again changes nothing. Returns the import report and, when the admin
+    user was created, its password."""
+    db_path, port = demo_paths()
+    create_database(db_path)
+    system_yaml = f"""
+systems:
+  - slug: demo-orders
+    name: Demo orders service
+    description: A small orders service on a SQLite file, to try drdrill with.
+    owner: drdrill demo
+    environment: demo
+    tier: 2
+    rto_target: 2m
+    rpo_target: 1m
+    targets:
+      db: {{kind: sqlite, path: "{db_path}"}}
+      web: {{kind: http, url: "{demo_url(port)}"}}
+"""
+    sources = [("demo system", system_yaml)] + read_sources(EXAMPLES / "demo")
+    report = import_runbooks(sources=sources)
+    created_password = None
+    users = get_user_model().objects
+    if not users.filter(username=admin_username).exists():
+        created_password = admin_password or os.environ.get("DRDRILL_ADMIN_PASSWORD", "drdrill-demo")
+        users.create_superuser(admin_username, email="", password=created_password)
+    return report, created_password

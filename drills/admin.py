@@ -1,0 +1,37 @@
+from django.contrib import admin
+
+from .models import Drill, DrillEvent, Measurement, StepRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Drill records are evidence: the admin shows them and changes nothing."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Drill)
+class DrillAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "runbook_version", "system", "mode", "status", "started_by", "started_at", "finished_at")
+    list_filter = ("status", "mode", "kind")
+
+
+@admin.register(StepRun)
+class StepRunAdmin(ReadOnlyAdmin):
+    list_display = ("drill", "position", "step", "status", "attempt", "started_at", "finished_at")
+
+
+@admin.register(Measurement)
+class MeasurementAdmin(ReadOnlyAdmin):
+    list_display = ("drill", "kind", "value_seconds", "target_seconds", "met", "method")
+
+
+@admin.register(DrillEvent)
+class DrillEventAdmin(ReadOnlyAdmin):
+    list_display = ("drill", "at", "kind", "message")

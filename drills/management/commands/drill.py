@@ -1,0 +1,106 @@
+"""``manage.py drill run RUNBOOK_SLUG [--dry-run] [--wait] [--json]``: drills from a pipeline.
+
+The command starts the drill; workers run it. With --wait it follows the drill until it ends and
+exits non-zero unless it succeeded. A drill that waits for a person keeps waiting until
+--timeout; confirm the step in the UI.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from drills.models import Drill
+from drills.services import DrillActionRefused, drill_start
+from runbooks.models import Runbook
+
+
+class Command(BaseCommand):
+    help = "Run a drill of a runbook's latest version (or --version N) and report its result."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="verb", required=True)
+        run = sub.add_parser("run", help="start a drill")
+        run.add_argument("runbook")
+        run.add_argument("--version", type=int, help="runbook version number (default: the latest)")
+        run.add_argument("--dry-run", action="store_true", help="run every step's plan(); change nothing")
+        run.add_argument("--wait", action="store_true", help="follow the drill until it ends")
+        run.add_argument("--json", action="store_true", help="print one JSON object with the result")
+        run.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most (default 3600)")
+        run.add_argument("--user", default=None, help="username the drill is started as (default: the first superuser)")
+
+    def handle(self, *args, **options) -> None:
+        runbook = Runbook.objects.filter(slug=options["runbook"]).first()
+        if runbook is None:
+            raise CommandError(f"no runbook {options['runbook']!r}; import it first (manage.py runbooks import PATH)")
+        versions = runbook.versions.all()
+        version = versions.filter(number=options["version"]).first() if options["version"] else runbook.latest_version
+        if version is None:
+            raise CommandError(f"runbook {runbook.slug!r} has no version {options['version']}")
+        user = self._user(options["user"])
+        mode = Drill.Mode.DRY_RUN if options["dry_run"] else Drill.Mode.LIVE
+        try:
+            drill = drill_start(runbook_version=version, user=user, mode=mode)
+        except DrillActionRefused as error:
+            raise CommandError(str(error)) from None
+        if not options["wait"]:
+            self._report(drill, options["json"])
+            return
+        deadline = time.monotonic() + options["timeout"]
+        while time.monotonic() < deadline:
+            drill.refresh_from_db()
+            if drill.status in Drill.FINISHED:
+                break
+            time.sleep(0.5)
+        self._report(drill, options["json"])
+        if drill.status != Drill.Status.SUCCEEDED:
+            raise SystemExit(1)
+
+    def _user(self, username: str | None):
+        users = get_user_model().objects
+        user = users.filter(username=username).first() if username else users.filter(is_superuser=True).order_by("pk").first()
+        if user is None:
+            raise CommandError("no user to start the drill as: create one (manage.py createsuperuser) or pass --user")
+        return user
+
+    def _report(self, drill: Drill, as_json: bool) -> None:
+        measurements = {m.kind: m for m in drill.measurements.all()}
+        rto, rpo = measurements.get("rto"), measurements.get("rpo")
+        result = {
+            "drill": drill.pk,
+            "runbook": drill.runbook_version.runbook.slug,
+            "version": drill.runbook_version.number,
+            "mode": drill.mode,
+            "status": drill.status,
+            "outcome": drill.outcome,
+            "rto_seconds": rto.value_seconds if rto else None,
+            "rto_error_bound_seconds": rto.error_bound_seconds if rto else None,
+            "rto_target_seconds": rto.target_seconds if rto else None,
+            "rto_met": rto.met if rto else None,
+            "rpo_seconds": rpo.value_seconds if rpo else None,
+            "rpo_lost_rows": rpo.lost_rows if rpo else None,
+            "rpo_target_seconds": rpo.target_seconds if rpo else None,
+            "rpo_met": rpo.met if rpo else None,
+            "steps": [
+                {"position": s.position, "key": s.step.key, "name": s.step.name, "action": s.step.action,
+                 "status": s.status, "attempt": s.attempt,
+                 "started_at": s.started_at.isoformat() if s.started_at else None,
+                 "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+                 "error": s.error or None}
+                for s in drill.step_runs.select_related("step").order_by("position")
+            ],
+        }
+        if as_json:
+            self.stdout.write(json.dumps(result))
+            return
+        self.stdout.write(f"Drill #{drill.pk} {drill.status}: {drill.outcome}")
+        for step in result["steps"]:
+            self.stdout.write(f"  {step['position']:>2}. {step['status']:<10} {step['name']}" +
+                              (f" — {step['error']}" if step["error"] else ""))
+        if rto:
+            self.stdout.write(f"  RTO {rto.value_seconds} s (target {rto.target_seconds} s, met: {rto.met})")
+        if rpo:
+            self.stdout.write(f"  RPO {rpo.value_seconds} s (target {rpo.target_seconds} s, met: {rpo.met}, lost rows: {rpo.lost_rows})")

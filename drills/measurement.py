@@ -1,0 +1,183 @@
+"""RTO and RPO measured from evidence (docs/measurement.md).
+
+RTO = service_restored − outage_start, both marks on one clock. When a health probe set
+service_restored, the service came back between its last failed probe and its first success: that
+gap is the error bound. RPO, by the best method the drill allows: the canary (outage start − newest
+canary row surviving in the recovered copy, and the rows lost), else a figure a step recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from runbooks.actions import ActionFailed, canary_writer, get_action
+
+from .clock import clock_description
+from .models import CanaryRun, CanaryWrite, Drill, Measurement, StepRun
+
+PHASE_ORDER = ("people", "recover", "verify")
+
+
+@dataclass
+class MeasurementResult:
+    kind: str
+    value_seconds: float | None
+    target_seconds: float
+    method: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    error_bound_seconds: float | None = None
+    lost_rows: int | None = None
+
+    @property
+    def met(self) -> bool | None:
+        if self.value_seconds is None:
+            return None
+        if self.evidence.get("lower_bound_only") and self.value_seconds <= self.target_seconds:
+            return None  # we only know it is at least this much
+        return self.value_seconds <= self.target_seconds
+
+    def as_fields(self) -> dict[str, Any]:
+        return {"value_seconds": self.value_seconds, "target_seconds": self.target_seconds, "met": self.met,
+                "method": self.method, "evidence": self.evidence, "error_bound_seconds": self.error_bound_seconds,
+                "lost_rows": self.lost_rows}
+
+
+def collect_marks(step_runs: list[StepRun]) -> dict[str, tuple[datetime, StepRun]]:
+    marks: dict[str, tuple[datetime, StepRun]] = {}
+    for run in step_runs:
+        for name, at in (run.marks or {}).items():
+            marks[name] = (datetime.fromisoformat(at), run)
+    return marks
+
+
+def measure_drill(drill: Drill) -> list[MeasurementResult]:
+    if drill.is_dry_run:
+        return []
+    runs = list(drill.step_runs.select_related("step").order_by("position"))
+    marks = collect_marks(runs)
+    return [measure_rto(drill, runs, marks), measure_rpo(drill, runs, marks)]
+
+
+def measure_rto(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[datetime, StepRun]]) -> MeasurementResult:
+    target = float(drill.system.rto_target_seconds)
+    if "outage_start" not in marks or "service_restored" not in marks:
+        missing = [m for m in ("outage_start", "service_restored") if m not in marks]
+        return MeasurementResult(
+            "rto", None, target, "not measured",
+            {"reason": f"no step set the mark(s) {', '.join(missing)}: the runbook must mark them, and the steps "
+                       "that carry them must succeed"})
+    outage_at, outage_run = marks["outage_start"]
+    restored_at, restored_run = marks["service_restored"]
+    value = (restored_at - outage_at).total_seconds()
+    evidence: dict[str, Any] = {
+        "clock": clock_description(),
+        "outage_start": {"at": outage_at.isoformat(), "step": outage_run.step.name, "position": outage_run.position},
+        "service_restored": {"at": restored_at.isoformat(), "step": restored_run.step.name,
+                             "position": restored_run.position},
+        "phases_seconds": rto_phases(runs, outage_at, restored_at),
+    }
+    probe = restored_run.evidence or {}
+    error_bound = None
+    if probe.get("first_success_at"):
+        # The service came back after the last sign that it was down: the last failed probe, or the
+        # outage start itself if the probe never saw it down.
+        last_failure = probe.get("last_failure_at")
+        lower = max(datetime.fromisoformat(last_failure), outage_at) if last_failure else outage_at
+        error_bound = (restored_at - lower).total_seconds()
+        evidence.update({
+            "probe_url": probe.get("url"),
+            "probe_interval_seconds": probe.get("interval_seconds"),
+            "consecutive_successes": probe.get("consecutive"),
+            "first_success_at": probe.get("first_success_at"),
+            "last_failure_at": last_failure,
+            "restored_not_before": lower.isoformat(),
+        })
+        method = "health probe: service_restored (first of N consecutive successes) − outage_start"
+    else:
+        method = "step marks: service_restored − outage_start"
+    return MeasurementResult("rto", value, target, method, evidence, error_bound_seconds=error_bound)
+
+
+def rto_phases(runs: list[StepRun], start: datetime, end: datetime) -> dict[str, float]:
+    """Split [start, end] by what was happening: people, recovery actions, verification; time
+    covered by no step is the engine's own (queueing and orchestration)."""
+    intervals: list[tuple[datetime, datetime, str]] = []
+    for run in runs:
+        if not run.started_at:
+            continue
+        try:
+            phase = get_action(run.step.action).phase
+        except ActionFailed:
+            phase = "recover"
+        finished = run.finished_at or end
+        if run.started_at < end and finished > start:
+            intervals.append((max(run.started_at, start), min(finished, end), phase))
+    cuts = sorted({start, end, *(a for a, _, _ in intervals), *(b for _, b, _ in intervals)})
+    totals = {"people": 0.0, "recover": 0.0, "verify": 0.0, "orchestration": 0.0}
+    for a, b in zip(cuts, cuts[1:]):
+        covering = {phase for s, e, phase in intervals if s <= a and e >= b}
+        phase = next((p for p in PHASE_ORDER if p in covering), "orchestration")
+        totals[phase] += (b - a).total_seconds()
+    return {k: round(v, 3) for k, v in totals.items()}
+
+
+def measure_rpo(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[datetime, StepRun]]) -> MeasurementResult:
+    target = float(drill.system.rpo_target_seconds)
+    canary = CanaryRun.objects.filter(drill=drill).first()
+    outage = marks.get("outage_start")
+    if canary is not None and outage is not None:
+        return _rpo_from_canary(drill, canary, outage[0], target)
+    recorded = [run for run in runs if isinstance((run.evidence or {}).get("rpo_seconds"), (int, float))]
+    if recorded:
+        run = recorded[-1]
+        return MeasurementResult("rpo", float(run.evidence["rpo_seconds"]), target,
+                                 run.evidence.get("rpo_method", f"recorded by step “{run.step.name}”"),
+                                 {"step": run.step.name, **run.evidence})
+    reason = "the runbook has no canary and no step recorded an RPO" if canary is None else "no step marked outage_start"
+    return MeasurementResult("rpo", None, target, "not measured", {"reason": reason})
+
+
+def _rpo_from_canary(drill: Drill, canary: CanaryRun, outage_at: datetime, target: float) -> MeasurementResult:
+    before_outage = CanaryWrite.objects.filter(canary=canary, written_at__lte=outage_at)
+    written = before_outage.count()
+    last_written = before_outage.order_by("-seq").first()
+    first_written = before_outage.order_by("seq").first()
+    binding = drill.system.targets.get(canary.target, {})
+    evidence: dict[str, Any] = {
+        "clock": clock_description(),
+        "canary_target": canary.target,
+        "canary_interval_seconds": canary.interval_seconds,
+        "outage_start": outage_at.isoformat(),
+        "rows_written_before_outage": written,
+        "last_written_before_outage": {"seq": last_written.seq, "at": last_written.written_at.isoformat()} if last_written else None,
+    }
+    method = "canary: outage_start − newest canary row surviving in the recovered copy"
+    try:
+        writer = canary_writer(binding)
+        evidence["read_from"] = writer.describe()
+        survivor = writer.newest(drill.pk)
+    except ActionFailed as error:
+        evidence["reason"] = f"the recovered copy could not be read: {error}"
+        return MeasurementResult("rpo", None, target, "not measured (canary unreadable)", evidence)
+    if first_written is None:
+        evidence["reason"] = "the canary wrote no row before the outage started"
+        return MeasurementResult("rpo", None, target, "not measured (no canary rows)", evidence)
+    if survivor is None:
+        # Not one row of this drill survived: the copy predates the canary, so all we know is a floor.
+        value = (outage_at - first_written.written_at).total_seconds()
+        evidence.update({"newest_surviving": None, "lower_bound_only": True})
+        return MeasurementResult("rpo", value, target, method + " (no row survived: at least this much)",
+                                 evidence, error_bound_seconds=None, lost_rows=written)
+    survivor_at = datetime.fromisoformat(survivor["written_at"])
+    lost = before_outage.filter(seq__gt=survivor["seq"]).count()
+    evidence["newest_surviving"] = {"seq": survivor["seq"], "at": survivor["written_at"]}
+    value = max((outage_at - survivor_at).total_seconds(), 0.0)
+    # Data written up to one canary interval after the newest surviving row may also have survived.
+    return MeasurementResult("rpo", value, target, method, evidence,
+                             error_bound_seconds=canary.interval_seconds, lost_rows=lost)
+
+
+def latest_measurements(drill: Drill) -> dict[str, Measurement]:
+    return {m.kind: m for m in drill.measurements.all()}

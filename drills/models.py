@@ -1,0 +1,195 @@
+"""What we run and learn: drills, their step runs, measurements with evidence, and the timeline."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+from runbooks.models import DrillKind, RunbookVersion, Step, System
+
+
+class Drill(models.Model):
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live"
+        DRY_RUN = "dry_run", "Dry-run"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for a person"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        ABORTED = "aborted", "Aborted"
+
+    ACTIVE = (Status.RUNNING, Status.WAITING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.ABORTED)
+
+    runbook_version = models.ForeignKey(RunbookVersion, on_delete=models.PROTECT, related_name="drills")
+    system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="drills")
+    kind = models.CharField(max_length=20, choices=DrillKind.choices)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.LIVE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True, help_text="Why the drill ended as it did.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["system", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Drill #{self.pk} · {self.runbook_version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("drills:drill_detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def is_dry_run(self) -> bool:
+        return self.mode == self.Mode.DRY_RUN
+
+
+class StepRun(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        POLLING = "polling", "Waiting on operation"
+        WAITING = "waiting", "Waiting for a person"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    DONE = (Status.SUCCEEDED, Status.SKIPPED)
+    FINISHED = (Status.SUCCEEDED, Status.SKIPPED, Status.FAILED, Status.CANCELLED)
+
+    drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="step_runs")
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempt = models.PositiveIntegerField(default=0, help_text="How many times a worker claimed the step.")
+    # The claim: a worker owns the step while claim_token matches and the lease runs; a message
+    # that arrives for a claimed step does nothing (see drills/engine.py).
+    phase = models.CharField(max_length=4, default="run")
+    claim_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_state = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+    marks = models.JSONField(default=dict, blank=True, help_text="Measurement marks set by this step, ISO times.")
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True, help_text="A participant's confirmation note or skip reason.")
+    acted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+
+    class Meta:
+        ordering = ["drill", "position"]
+        constraints = [models.UniqueConstraint(fields=["drill", "position"], name="unique_step_run_position")]
+        indexes = [models.Index(fields=["status", "drill"])]
+
+    def __str__(self) -> str:
+        return f"{self.drill_id}/{self.position} {self.step.name}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Measurement(models.Model):
+    class Kind(models.TextChoices):
+        RTO = "rto", "RTO"
+        RPO = "rpo", "RPO"
+
+    drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="measurements")
+    kind = models.CharField(max_length=3, choices=Kind.choices)
+    value_seconds = models.FloatField(null=True, blank=True, help_text="Empty when it could not be measured.")
+    error_bound_seconds = models.FloatField(null=True, blank=True)
+    target_seconds = models.FloatField()
+    met = models.BooleanField(null=True)
+    method = models.CharField(max_length=200)
+    lost_rows = models.IntegerField(null=True, blank=True)
+    # Timestamps, clock, probe interval, canary rows...: everything an auditor needs to redo the sum.
+    evidence = models.JSONField(default=dict)
+    measured_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["drill", "kind"]
+        constraints = [models.UniqueConstraint(fields=["drill", "kind"], name="unique_measurement_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of drill {self.drill_id}: {self.value_seconds}"
+
+
+class DrillEvent(models.Model):
+    """The append-only timeline of a drill. Written in the same transaction as the change it tells."""
+
+    drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="events")
+    step_run = models.ForeignKey(StepRun, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(help_text="On the measurement clock.")
+    kind = models.CharField(max_length=40)
+    message = models.TextField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["drill", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%H:%M:%S} {self.kind}: {self.message}"
+
+    def save(self, *args, **kwargs) -> None:  # type: ignore[override]
+        if self.pk is not None:
+            raise ValidationError("drill events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise ValidationError("drill events are append-only")
+
+
+class CanaryRun(models.Model):
+    """The canary writer of one live drill: writes rows into the target until the outage starts."""
+
+    class Status(models.TextChoices):
+        WRITING = "writing", "Writing"
+        STOPPED = "stopped", "Stopped"
+
+    drill = models.OneToOneField(Drill, on_delete=models.CASCADE, related_name="canary")
+    target = models.CharField(max_length=100)
+    interval_seconds = models.FloatField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WRITING)
+    next_tick_at = models.DateTimeField(null=True, blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+    failed_writes = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    stopped_reason = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"canary of drill {self.drill_id} on {self.target}"
+
+
+class CanaryWrite(models.Model):
+    """One committed canary row, kept on our side too: the lost-row count is what we wrote before the
+    outage minus what survived in the recovered copy."""
+
+    canary = models.ForeignKey(CanaryRun, on_delete=models.CASCADE, related_name="writes")
+    seq = models.PositiveIntegerField()
+    written_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["canary", "seq"]
+        constraints = [models.UniqueConstraint(fields=["canary", "seq"], name="unique_canary_seq")]

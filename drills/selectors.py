@@ -1,0 +1,36 @@
+"""Reads for pages and reports: one query shape per page, whatever the data size."""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
+from runbooks.models import System
+
+from .models import Drill, Measurement
+
+
+def systems_with_last_drill() -> QuerySet[System]:
+    """Systems annotated with their newest finished live drill's id (one query, no N+1)."""
+    last = (Drill.objects.filter(system=OuterRef("pk"), mode=Drill.Mode.LIVE, status__in=Drill.FINISHED)
+            .order_by("-created_at").values("pk")[:1])
+    return System.objects.annotate(last_drill_id=Subquery(last)).order_by("tier", "name")
+
+
+def drills_by_id_with_measurements(ids: list[int]) -> dict[int, Drill]:
+    drills = Drill.objects.filter(pk__in=[i for i in ids if i]).prefetch_related(
+        Prefetch("measurements", queryset=Measurement.objects.all()))
+    return {d.pk: d for d in drills}
+
+
+def drill_for_page(drill_id: int) -> Drill:
+    return (Drill.objects.select_related("runbook_version__runbook", "system", "started_by")
+            .prefetch_related("measurements").get(pk=drill_id))
+
+
+def step_runs_for_page(drill: Drill):
+    return drill.step_runs.select_related("step", "acted_by").order_by("position")
+
+
+def recent_drills(limit: int = 50) -> QuerySet[Drill]:
+    return Drill.objects.select_related("runbook_version__runbook", "system", "started_by").prefetch_related(
+        "measurements").order_by("-created_at")[:limit]

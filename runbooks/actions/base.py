@@ -1,0 +1,179 @@
+"""The action interface: how a runbook step touches the world.
+
+An action is a small class with a typed ``Params`` dataclass (validated when a runbook is imported),
+``plan()`` for dry-runs, ``run()`` to start the work and ``poll()`` to follow a long operation. Every
+call must return within ``call_timeout()`` seconds: a worker never sleeps through a long wait, it
+returns ``PollAgain`` and the engine schedules the next poll. ``run()`` may be called again after a
+worker died mid-call, so it checks the real state before acting (see docs/actions.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, ClassVar, Generic, TypeVar, Union
+
+
+class ParamError(ValueError):
+    """A parameter is missing, unknown or of the wrong form. ``field`` names it for the author."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"params.{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class ActionFailed(Exception):
+    """The step failed for a reason the participant can act on; the message is shown as is."""
+
+
+@dataclass(frozen=True)
+class Done:
+    """The step finished. ``marks`` may pin a measurement mark to a precise time (e.g. the first
+    successful health probe) instead of the step's finish time."""
+
+    evidence: dict[str, Any] = field(default_factory=dict)
+    marks: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PollAgain:
+    """Not finished: call ``poll()`` again after ``after_seconds`` with ``state`` kept for it."""
+
+    after_seconds: float
+    state: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WaitForPerson:
+    """Park the drill until a participant acts in the UI."""
+
+    instructions: str
+
+
+Outcome = Union[Done, PollAgain, WaitForPerson]
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Everything an action may know about the step it runs. Built by the engine."""
+
+    drill_id: int
+    step_key: str
+    attempt: int
+    targets: dict[str, dict[str, Any]]
+    # Evidence of the steps that already finished in this drill, by step key.
+    earlier: dict[str, dict[str, Any]]
+    # The continuation kept between polls (what PollAgain.state returned last time).
+    state: dict[str, Any]
+    # Stable across redeliveries of the same step run: send it where an API takes idempotency keys.
+    idempotency_key: str
+    # The measurement clock (the drdrill database's clock where it has one).
+    now: Callable[[], datetime]
+    started_at: datetime | None = None
+
+    def target(self, name: str) -> dict[str, Any]:
+        try:
+            return self.targets[name]
+        except KeyError:
+            raise ActionFailed(f"the system binds no target named {name!r}") from None
+
+
+P = TypeVar("P")
+
+
+class Action(Generic[P]):
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    Params: ClassVar[type]
+    # Which kind of system target the ``target`` parameter must name, if the action takes one.
+    target_kind: ClassVar[str | None] = None
+    # Where the time of this step goes in the RTO breakdown: "recover", "verify" or "people".
+    phase: ClassVar[str] = "recover"
+    # What the action changes, in words, for the catalogue and the dry-run report.
+    changes: ClassVar[str] = "nothing"
+
+    def call_timeout(self, params: P) -> float:
+        """Upper bound of one run()/poll() call; a claim held longer is presumed dead."""
+        return 30.0
+
+    def plan(self, params: P, ctx: StepContext) -> dict[str, Any]:
+        """Check parameters, credentials and that the resources exist; change nothing."""
+        return {"would": self.changes}
+
+    def run(self, params: P, ctx: StepContext) -> Outcome:
+        raise NotImplementedError
+
+    def poll(self, params: P, ctx: StepContext) -> Outcome:
+        raise ActionFailed(f"{self.name} does not poll")
+
+
+# --- typed parameter parsing --------------------------------------------------------------------
+
+def parse_params(schema: type, raw: object) -> Any:
+    """Build ``schema`` (a dataclass) from YAML data, or raise ParamError naming the field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamError("", f"must be a mapping of names to values, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ParamError(unknown[0], f"unknown parameter; this action takes: {', '.join(fields) or 'none'}")
+    hints = typing.get_type_hints(schema)
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ParamError(name, "is required")
+            continue
+        values[name] = _coerce(name, hints[name], raw[name])
+    instance = schema(**values)
+    validate = getattr(instance, "validate", None)
+    if validate is not None:
+        validate()
+    return instance
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(name, options[0], value)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ParamError(name, f"must be a list, got {value!r}")
+        (item,) = typing.get_args(hint)
+        return [_coerce(f"{name}[{i}]", item, v) for i, v in enumerate(value)]
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ParamError(name, f"must be a mapping, got {value!r}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ParamError(name, f"must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamError(name, f"must be a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamError(name, f"must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str) or not value.strip():
+            raise ParamError(name, f"must be a non-empty text, got {value!r}")
+        return value
+    return value
+
+
+def require_positive(name: str, value: float | int | None) -> None:
+    if value is not None and value <= 0:
+        raise ParamError(name, f"must be greater than zero, got {value}")

@@ -1,0 +1,193 @@
+"""HTTP actions: call an endpoint, and probe a service until it is verified healthy.
+
+The probe behind ``service_restored``: the service counts as restored at the *first* success of a
+run of ``consecutive`` successes, and it came back somewhere after the last failed probe. Both times
+are kept, so the RTO is reported with its error bound (see docs/measurement.md).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Action, ActionFailed, Done, Outcome, ParamError, PollAgain, StepContext, require_positive
+
+# One poll probes for at most this long before handing the worker back: short enough to stay far
+# below any broker visibility timeout, long enough that sub-second probe intervals stay accurate.
+PROBE_BURST_SECONDS = 2.0
+MAX_PROBES_IN_EVIDENCE = 40
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    status: int | None
+    detail: str
+
+
+def probe(url: str, *, method: str = "GET", body: str | None = None, headers: dict[str, str] | None = None,
+          timeout: float, expect_status: int) -> ProbeResult:
+    data = body.encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status = response.status
+            text = response.read(2048).decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        status = error.code
+        text = error.read(2048).decode(errors="replace") if error.fp else ""
+    except (urllib.error.URLError, OSError, TimeoutError) as error:
+        reason = getattr(error, "reason", error)
+        return ProbeResult(False, None, f"no response: {reason}")
+    return ProbeResult(status == expect_status, status, text[:300])
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ParamError("url", f"must start with http:// or https://, got {url!r}")
+
+
+def _resolve_url(params: Any, ctx: StepContext) -> str:
+    if params.url:
+        return params.url
+    target = ctx.target(params.target)
+    base = target.get("url")
+    if not base:
+        raise ActionFailed(f"target {params.target!r} has no url")
+    return base.rstrip("/") + "/" + params.path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class RequestParams:
+    url: str | None = None
+    target: str | None = None
+    path: str = "/"
+    method: str = "GET"
+    expect_status: int = 200
+    body: str | None = None
+    timeout: float = 10.0
+
+    def validate(self) -> None:
+        if not self.url and not self.target:
+            raise ParamError("url", "give either url or target (an http target of the system)")
+        if self.url:
+            _check_url(self.url)
+        if self.method.upper() not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}:
+            raise ParamError("method", f"must be an HTTP method, got {self.method!r}")
+        require_positive("timeout", self.timeout)
+
+
+class HttpRequest(Action[RequestParams]):
+    name = "http.request"
+    summary = "Send one HTTP request and expect a status code."
+    Params = RequestParams
+    target_kind = "http"
+    changes = "whatever the endpoint does; the request carries an Idempotency-Key stable across redeliveries"
+
+    def call_timeout(self, params: RequestParams) -> float:
+        return params.timeout + 1
+
+    def plan(self, params: RequestParams, ctx: StepContext) -> dict[str, Any]:
+        url = _resolve_url(params, ctx)
+        return {"would": f"{params.method.upper()} {url}, expecting {params.expect_status}"}
+
+    def run(self, params: RequestParams, ctx: StepContext) -> Outcome:
+        url = _resolve_url(params, ctx)
+        # A worker killed mid-request is redelivered; the key lets the endpoint recognise the retry.
+        headers = {"Idempotency-Key": ctx.idempotency_key, "User-Agent": "drdrill"}
+        if params.body is not None:
+            headers["Content-Type"] = "application/json"
+        result = probe(url, method=params.method.upper(), body=params.body, headers=headers,
+                       timeout=params.timeout, expect_status=params.expect_status)
+        evidence = {"url": url, "method": params.method.upper(), "status": result.status, "response": result.detail}
+        if not result.ok:
+            got = result.status if result.status is not None else result.detail
+            raise ActionFailed(f"{params.method.upper()} {url} answered {got}, expected {params.expect_status}")
+        return Done(evidence=evidence)
+
+
+@dataclass(frozen=True)
+class WaitHealthyParams:
+    url: str | None = None
+    target: str | None = None
+    path: str = "/"
+    expect_status: int = 200
+    interval: float = 1.0
+    consecutive: int = 3
+    probe_timeout: float = 2.0
+
+    def validate(self) -> None:
+        if not self.url and not self.target:
+            raise ParamError("url", "give either url or target (an http target of the system)")
+        if self.url:
+            _check_url(self.url)
+        require_positive("interval", self.interval)
+        require_positive("consecutive", self.consecutive)
+        require_positive("probe_timeout", self.probe_timeout)
+
+
+class HttpWaitHealthy(Action[WaitHealthyParams]):
+    name = "http.wait_healthy"
+    summary = "Probe a URL every interval until it answers healthy N times in a row (the RTO's 'restored')."
+    Params = WaitHealthyParams
+    target_kind = "http"
+    phase = "verify"
+    changes = "nothing (read-only probes)"
+
+    def call_timeout(self, params: WaitHealthyParams) -> float:
+        return PROBE_BURST_SECONDS + params.interval + params.probe_timeout + 1
+
+    def plan(self, params: WaitHealthyParams, ctx: StepContext) -> dict[str, Any]:
+        url = _resolve_url(params, ctx)
+        return {"would": f"probe {url} every {params.interval} s until {params.consecutive} successes in a row"}
+
+    def run(self, params: WaitHealthyParams, ctx: StepContext) -> Outcome:
+        return self.poll(params, ctx)
+
+    def poll(self, params: WaitHealthyParams, ctx: StepContext) -> Outcome:
+        url = _resolve_url(params, ctx)
+        state = dict(ctx.state) or {"probes": 0, "failures": 0, "streak": 0, "streak_started_at": None,
+                                    "last_failure_at": None, "recent": []}
+        burst_end = time.monotonic() + PROBE_BURST_SECONDS
+        while True:
+            result = probe(url, timeout=params.probe_timeout, expect_status=params.expect_status)
+            # The probe's time on the measurement clock, read right after the answer came back.
+            at = ctx.now()
+            state["probes"] += 1
+            if result.ok:
+                if state["streak"] == 0:
+                    state["streak_started_at"] = at.isoformat()
+                state["streak"] += 1
+            else:
+                state["failures"] += 1
+                state["streak"] = 0
+                state["streak_started_at"] = None
+                state["last_failure_at"] = at.isoformat()
+            state["recent"] = (state["recent"] + [{"at": at.isoformat(), "ok": result.ok, "status": result.status,
+                                                   "detail": "" if result.ok else result.detail[:120]}])[-MAX_PROBES_IN_EVIDENCE:]
+            if state["streak"] >= params.consecutive:
+                return self._restored(params, url, state)
+            if time.monotonic() + params.interval > burst_end:
+                return PollAgain(after_seconds=params.interval, state=state,
+                                 evidence={"url": url, "probes": state["probes"], "failures": state["failures"]})
+            time.sleep(params.interval)
+
+    def _restored(self, params: WaitHealthyParams, url: str, state: dict[str, Any]) -> Done:
+        from datetime import datetime
+
+        first_success = datetime.fromisoformat(state["streak_started_at"])
+        evidence = {
+            "url": url,
+            "method": "health probe: first success of a run of consecutive successes",
+            "interval_seconds": params.interval,
+            "consecutive": params.consecutive,
+            "probes": state["probes"],
+            "failures": state["failures"],
+            "first_success_at": state["streak_started_at"],
+            "last_failure_at": state["last_failure_at"],
+            "recent_probes": state["recent"],
+        }
+        return Done(evidence=evidence, marks={"service_restored": first_success})

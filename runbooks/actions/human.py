@@ -1,0 +1,27 @@
+"""Steps done by people: the drill parks until a participant acts in the UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Action, Outcome, StepContext, WaitForPerson
+
+
+@dataclass(frozen=True)
+class ConfirmParams:
+    instructions: str
+
+
+class ManualConfirm(Action[ConfirmParams]):
+    name = "manual.confirm"
+    summary = "Park the drill until a participant confirms they did what the instructions say."
+    Params = ConfirmParams
+    phase = "people"
+    changes = "nothing by itself; a person acts and confirms"
+
+    def plan(self, params: ConfirmParams, ctx: StepContext) -> dict[str, Any]:
+        return {"would": f"wait for a participant to confirm: {params.instructions}"}
+
+    def run(self, params: ConfirmParams, ctx: StepContext) -> Outcome:
+        return WaitForPerson(instructions=params.instructions)

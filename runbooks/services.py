@@ -1,0 +1,160 @@
+"""Use cases of planning: import and export systems and runbooks. Called by the UI and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from .models import Runbook, RunbookVersion, Step, System
+from .yaml_format import (
+    FormatProblem,
+    RunbookFormatError,
+    parse_documents,
+    runbook_spec_for_storage,
+    runbook_to_yaml,
+    spec_hash,
+)
+
+
+@dataclass
+class ImportReport:
+    systems_created: list[str] = field(default_factory=list)
+    systems_updated: list[str] = field(default_factory=list)
+    systems_unchanged: list[str] = field(default_factory=list)
+    versions_created: list[str] = field(default_factory=list)
+    runbooks_unchanged: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = []
+        for label, items in (("systems created", self.systems_created), ("systems updated", self.systems_updated),
+                             ("systems unchanged", self.systems_unchanged), ("new runbook versions", self.versions_created),
+                             ("runbooks unchanged", self.runbooks_unchanged)):
+            if items:
+                parts.append(f"{label}: {', '.join(items)}")
+        return "; ".join(parts) or "nothing to import"
+
+
+def read_sources(path: Path) -> list[tuple[str, str]]:
+    """A YAML file, or every *.yaml / *.yml file below a folder, as (name, text) pairs."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+        if not files:
+            raise RunbookFormatError([FormatProblem(str(path), "", "the folder holds no .yaml or .yml files")])
+    elif path.is_file():
+        files = [path]
+    else:
+        raise RunbookFormatError([FormatProblem(str(path), "", "no such file or folder")])
+    sources = []
+    for file in files:
+        try:
+            sources.append((str(file), file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as error:
+            raise RunbookFormatError([FormatProblem(str(file), "", f"cannot be read: {error}")]) from None
+    return sources
+
+
+def import_runbooks(*, sources: list[tuple[str, str]], user: AbstractBaseUser | None = None) -> ImportReport:
+    """Import systems and runbooks all or nothing. A changed runbook gets a new version; an
+    unchanged one gets nothing. Raises RunbookFormatError listing every problem."""
+    batch = parse_documents(sources)
+    report = ImportReport()
+    with transaction.atomic():
+        systems: dict[str, System] = {}
+        for spec in batch.systems:
+            systems[spec["slug"]] = _upsert_system(spec, report)
+        for spec in batch.systems:
+            dependencies = list(System.objects.filter(slug__in=spec["depends_on"]))
+            systems[spec["slug"]].dependencies.set(dependencies)
+        for parsed in batch.runbooks:
+            _import_runbook(parsed, user, report)
+    return report
+
+
+def _upsert_system(spec: dict[str, Any], report: ImportReport) -> System:
+    fields = {k: spec[k] for k in ("name", "description", "owner", "environment", "tier", "rto_target_seconds",
+                                   "rpo_target_seconds", "targets")}
+    system = System.objects.filter(slug=spec["slug"]).first()
+    if system is None:
+        system = System.objects.create(slug=spec["slug"], **fields)
+        report.systems_created.append(system.slug)
+        return system
+    changed = {k: v for k, v in fields.items() if getattr(system, k) != v}
+    if changed:
+        for k, v in changed.items():
+            setattr(system, k, v)
+        system.save()
+        report.systems_updated.append(system.slug)
+    else:
+        report.systems_unchanged.append(system.slug)
+    return system
+
+
+def _import_runbook(parsed: dict[str, Any], user: AbstractBaseUser | None, report: ImportReport) -> None:
+    spec = runbook_spec_for_storage(parsed)
+    system = System.objects.get(slug=spec["system"])
+    runbook, _ = Runbook.objects.get_or_create(
+        slug=spec["slug"], defaults={"title": spec["title"], "system": system, "kind": spec["kind"]}
+    )
+    digest = spec_hash(spec)
+    latest = runbook.latest_version
+    if latest is not None and latest.content_hash == digest:
+        report.runbooks_unchanged.append(runbook.slug)
+        return
+    if (runbook.title, runbook.system_id, runbook.kind) != (spec["title"], system.pk, spec["kind"]):
+        runbook.title, runbook.system, runbook.kind = spec["title"], system, spec["kind"]
+        runbook.save()
+    version = RunbookVersion.objects.create(
+        runbook=runbook,
+        number=(latest.number + 1) if latest else 1,
+        description=spec["description"],
+        spec=spec,
+        content_hash=digest,
+        source_name=parsed.get("_source", ""),
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    Step.objects.bulk_create(
+        Step(version=version, position=position, key=step["key"], name=step["name"], action=step["action"],
+             params=step["params"], timeout_seconds=step["timeout"], retries=step["retries"], marks=step["marks"],
+             group=step["group"])
+        for position, step in enumerate(spec["steps"], start=1)
+    )
+    report.versions_created.append(f"{runbook.slug} v{version.number}")
+
+
+def system_to_yaml(system: System) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "slug": system.slug, "name": system.name, "tier": system.tier, "environment": system.environment,
+        "rto_target": system.rto_target_seconds, "rpo_target": system.rpo_target_seconds,
+    }
+    if system.owner:
+        document["owner"] = system.owner
+    if system.description:
+        document["description"] = system.description
+    dependencies = sorted(d.slug for d in system.dependencies.all())
+    if dependencies:
+        document["depends_on"] = dependencies
+    if system.targets:
+        document["targets"] = system.targets
+    return document
+
+
+def export_runbooks(*, runbook_slugs: list[str] | None = None) -> str:
+    """One YAML document with the latest version of each runbook and the systems they recover."""
+    runbooks = Runbook.objects.select_related("system").order_by("slug")
+    if runbook_slugs:
+        runbooks = runbooks.filter(slug__in=runbook_slugs)
+    documents = []
+    systems: dict[str, System] = {}
+    for runbook in runbooks:
+        version = runbook.latest_version
+        if version is None:
+            continue
+        documents.append(runbook_to_yaml(version.spec))
+        systems[runbook.system.slug] = runbook.system
+    payload = {"systems": [system_to_yaml(s) for _, s in sorted(systems.items())], "runbooks": documents}
+    return yaml.safe_dump(payload, sort_keys=False, allow_unicode=True)

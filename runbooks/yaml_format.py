@@ -1,0 +1,368 @@
+"""Runbooks as code: parse and validate the YAML format (docs/runbook-format.md).
+
+Parsing never touches the database except to look up systems a runbook names but does not define.
+Every problem is collected with the file, the object, the step and the field it concerns, so one
+import reports all mistakes at once, and nothing is saved while any remains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .actions import CATALOGUE, ParamError, parse_params
+from .durations import parse_duration
+from .models import TIER_DEFAULTS, DrillKind, Environment, System
+
+KNOWN_MARKS = ("outage_start", "service_restored", "failback_complete")
+DEFAULT_STEP_TIMEOUT = 600.0
+SYSTEM_FIELDS = {"slug", "name", "description", "owner", "environment", "tier", "rto_target", "rpo_target",
+                 "depends_on", "targets"}
+RUNBOOK_FIELDS = {"slug", "title", "system", "kind", "description", "canary", "steps"}
+STEP_FIELDS = {"key", "name", "action", "params", "timeout", "retries", "marks", "group"}
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass
+class FormatProblem:
+    source: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.where}: {self.message}" if self.where else f"{self.source}: {self.message}"
+
+
+class RunbookFormatError(ValueError):
+    """The import was refused whole; ``problems`` lists every mistake found."""
+
+    def __init__(self, problems: list[FormatProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class ParsedBatch:
+    systems: list[dict[str, Any]] = field(default_factory=list)
+    runbooks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def slugify_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:100] or "step"
+
+
+def parse_documents(sources: list[tuple[str, str]]) -> ParsedBatch:
+    """Parse ``(source name, YAML text)`` pairs into normalised systems and runbooks, or raise."""
+    problems: list[FormatProblem] = []
+    batch = ParsedBatch()
+    for source, text in sources:
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(error, "problem", None) or str(error)
+            problems.append(FormatProblem(source, where, f"not valid YAML: {problem}"))
+            continue
+        if not isinstance(document, dict):
+            problems.append(FormatProblem(source, "", "expected a mapping with 'systems' and/or 'runbooks'"))
+            continue
+        unknown = set(document) - {"systems", "runbooks", "system", "runbook"}
+        if unknown:
+            problems.append(FormatProblem(source, "", f"unknown top-level key(s): {', '.join(sorted(unknown))}; "
+                                                      "use 'systems' and 'runbooks'"))
+        systems = _as_list(document.get("systems")) + _as_list(document.get("system"))
+        runbooks = _as_list(document.get("runbooks")) + _as_list(document.get("runbook"))
+        if not systems and not runbooks:
+            problems.append(FormatProblem(source, "", "defines no systems and no runbooks"))
+        for i, raw in enumerate(systems):
+            spec = _parse_system(source, i, raw, problems)
+            if spec:
+                batch.systems.append({**spec, "_source": source})
+        for i, raw in enumerate(runbooks):
+            spec = _parse_runbook_shape(source, i, raw, problems)
+            if spec:
+                batch.runbooks.append({**spec, "_source": source})
+    _check_cross_references(batch, problems)
+    if problems:
+        raise RunbookFormatError(problems)
+    return batch
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _parse_system(source: str, index: int, raw: Any, problems: list[FormatProblem]) -> dict[str, Any] | None:
+    where = f"systems[{index}]"
+    if not isinstance(raw, dict):
+        problems.append(FormatProblem(source, where, "each system must be a mapping"))
+        return None
+    slug = raw.get("slug")
+    if isinstance(slug, str):
+        where = f"system {slug!r}"
+    before = len(problems)
+
+    def bad(field_name: str, message: str) -> None:
+        problems.append(FormatProblem(source, where, f"{field_name}: {message}"))
+
+    for key in sorted(set(raw) - SYSTEM_FIELDS):
+        bad(key, f"unknown field; a system takes: {', '.join(sorted(SYSTEM_FIELDS))}")
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        bad("slug", "required: lower-case letters, digits, '-' or '_'")
+    name = raw.get("name") or slug
+    tier = raw.get("tier")
+    if isinstance(tier, bool) or not isinstance(tier, int) or tier not in TIER_DEFAULTS:
+        bad("tier", f"required: a whole number from 0 to 4, got {tier!r}")
+        tier = None
+    environment = raw.get("environment", Environment.PRODUCTION)
+    if environment not in Environment.values:
+        bad("environment", f"must be one of {', '.join(Environment.values)}, got {environment!r}")
+    targets_seconds: dict[str, int] = {}
+    for field_name, index_in_defaults in (("rto_target", 0), ("rpo_target", 1)):
+        if field_name in raw:
+            try:
+                targets_seconds[field_name] = int(round(parse_duration(raw[field_name])))
+            except ValueError as error:
+                bad(field_name, str(error))
+        elif tier is not None:
+            targets_seconds[field_name] = TIER_DEFAULTS[tier][index_in_defaults]
+    depends_on = raw.get("depends_on", [])
+    if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
+        bad("depends_on", "must be a list of system slugs")
+        depends_on = []
+    targets = raw.get("targets", {})
+    if not isinstance(targets, dict):
+        bad("targets", "must map target names to {kind: ..., ...}")
+        targets = {}
+    for target_name, binding in targets.items():
+        if not isinstance(binding, dict) or not isinstance(binding.get("kind"), str):
+            bad(f"targets.{target_name}", "must be a mapping with a 'kind' (sqlite, http, postgres, ...)")
+            continue
+        for secret_key in ("password", "secret", "token"):
+            if secret_key in binding:
+                bad(f"targets.{target_name}.{secret_key}",
+                    "secrets are never stored; name an environment variable instead (e.g. password_env: ORDERS_DB_PASSWORD)")
+    if len(problems) > before:
+        return None
+    return {
+        "slug": slug,
+        "name": str(name),
+        "description": str(raw.get("description", "")),
+        "owner": str(raw.get("owner", "")),
+        "environment": environment,
+        "tier": tier,
+        "rto_target_seconds": targets_seconds.get("rto_target"),
+        "rpo_target_seconds": targets_seconds.get("rpo_target"),
+        "depends_on": depends_on,
+        "targets": targets,
+    }
+
+
+def _parse_runbook_shape(source: str, index: int, raw: Any, problems: list[FormatProblem]) -> dict[str, Any] | None:
+    """Check everything that does not need the system's targets; steps' params are checked later."""
+    where = f"runbooks[{index}]"
+    if not isinstance(raw, dict):
+        problems.append(FormatProblem(source, where, "each runbook must be a mapping"))
+        return None
+    slug = raw.get("slug")
+    if isinstance(slug, str):
+        where = f"runbook {slug!r}"
+    before = len(problems)
+
+    def bad(field_name: str, message: str) -> None:
+        problems.append(FormatProblem(source, where, f"{field_name}: {message}"))
+
+    for key in sorted(set(raw) - RUNBOOK_FIELDS):
+        bad(key, f"unknown field; a runbook takes: {', '.join(sorted(RUNBOOK_FIELDS))}")
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        bad("slug", "required: lower-case letters, digits, '-' or '_'")
+    if not isinstance(raw.get("system"), str):
+        bad("system", "required: the slug of the system this runbook recovers")
+    kind = raw.get("kind")
+    if kind not in DrillKind.values:
+        bad("kind", f"required: one of {', '.join(DrillKind.values)}, got {kind!r}")
+    canary = raw.get("canary")
+    if canary is not None:
+        if not isinstance(canary, dict) or not isinstance(canary.get("target"), str):
+            bad("canary", "must be a mapping with a 'target' (and optionally 'interval')")
+            canary = None
+        else:
+            unknown = set(canary) - {"target", "interval"}
+            if unknown:
+                bad("canary", f"unknown field(s) {', '.join(sorted(unknown))}; takes target and interval")
+            try:
+                canary = {"target": canary["target"], "interval": parse_duration(canary.get("interval", 1))}
+            except ValueError as error:
+                bad("canary.interval", str(error))
+    raw_steps = raw.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        bad("steps", "required: a non-empty list of steps")
+        raw_steps = []
+    steps = []
+    keys: set[str] = set()
+    marks_seen: set[str] = set()
+    for i, raw_step in enumerate(raw_steps, start=1):
+        step = _parse_step(source, where, i, raw_step, problems, keys, marks_seen)
+        if step:
+            steps.append(step)
+    if len(problems) > before:
+        return None
+    return {
+        "slug": slug,
+        "title": str(raw.get("title") or slug),
+        "system": raw["system"],
+        "kind": kind,
+        "description": str(raw.get("description", "")),
+        "canary": canary,
+        "steps": steps,
+    }
+
+
+def _parse_step(source: str, runbook_where: str, position: int, raw: Any, problems: list[FormatProblem],
+                keys: set[str], marks_seen: set[str]) -> dict[str, Any] | None:
+    where = f"{runbook_where}, step {position}"
+    if not isinstance(raw, dict):
+        problems.append(FormatProblem(source, where, "each step must be a mapping"))
+        return None
+    if isinstance(raw.get("name"), str):
+        where = f"{where} {raw['name']!r}"
+    before = len(problems)
+
+    def bad(field_name: str, message: str) -> None:
+        problems.append(FormatProblem(source, where, f"{field_name}: {message}"))
+
+    for key in sorted(set(raw) - STEP_FIELDS):
+        bad(key, f"unknown field; a step takes: {', '.join(sorted(STEP_FIELDS))}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        bad("name", "required: what the step does, in words")
+        name = f"step {position}"
+    action = raw.get("action")
+    if action not in CATALOGUE:
+        bad("action", f"unknown action {action!r}; known actions: {', '.join(sorted(CATALOGUE))}")
+    key = raw.get("key") or slugify_key(name)
+    if not isinstance(key, str) or not SLUG.match(key):
+        bad("key", "must be lower-case letters, digits, '-' or '_'")
+    elif key in keys:
+        bad("key", f"{key!r} is used by an earlier step; give this step its own key")
+    keys.add(str(key))
+    timeout = DEFAULT_STEP_TIMEOUT
+    if "timeout" in raw:
+        try:
+            timeout = parse_duration(raw["timeout"])
+        except ValueError as error:
+            bad("timeout", str(error))
+    retries = raw.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        bad("retries", f"must be a whole number from 0 to 10, got {retries!r}")
+    marks = _as_list(raw.get("marks"))
+    for mark in marks:
+        if mark not in KNOWN_MARKS:
+            bad("marks", f"unknown mark {mark!r}; known marks: {', '.join(KNOWN_MARKS)}")
+        elif mark in marks_seen:
+            bad("marks", f"{mark!r} is already set by an earlier step; a runbook sets each mark once")
+        marks_seen.add(str(mark))
+    group = raw.get("group", "")
+    if not isinstance(group, str):
+        bad("group", "must be a name shared by the steps that run in parallel")
+    params = raw.get("params", {})
+    if action in CATALOGUE:
+        try:
+            parse_params(CATALOGUE[action].Params, params)
+        except ParamError as error:
+            bad(f"params.{error.field}" if error.field else "params", error.message)
+    if len(problems) > before:
+        return None
+    return {"key": key, "name": name.strip(), "action": action, "params": params or {}, "timeout": timeout,
+            "retries": retries, "marks": marks, "group": group}
+
+
+def _check_cross_references(batch: ParsedBatch, problems: list[FormatProblem]) -> None:
+    """Systems named by runbooks and dependencies must exist; step targets must be bound."""
+    in_batch = {s["slug"]: s for s in batch.systems}
+    slugs = set(in_batch)
+    needed = {r["system"] for r in batch.runbooks} | {d for s in batch.systems for d in s["depends_on"]}
+    stored = {s.slug: s for s in System.objects.filter(slug__in=needed - slugs)}
+    for system in batch.systems:
+        for dependency in system["depends_on"]:
+            if dependency not in slugs and dependency not in stored:
+                problems.append(FormatProblem(system["_source"], f"system {system['slug']!r}",
+                                              f"depends_on: unknown system {dependency!r}"))
+            if dependency == system["slug"]:
+                problems.append(FormatProblem(system["_source"], f"system {system['slug']!r}",
+                                              "depends_on: a system cannot depend on itself"))
+    for runbook in batch.runbooks:
+        where = f"runbook {runbook['slug']!r}"
+        system_slug = runbook["system"]
+        if system_slug in in_batch:
+            targets = in_batch[system_slug]["targets"]
+        elif system_slug in stored:
+            targets = stored[system_slug].targets
+        else:
+            problems.append(FormatProblem(runbook["_source"], where,
+                                          f"system: unknown system {system_slug!r}; define it under 'systems' or import it first"))
+            continue
+        canary = runbook.get("canary")
+        if canary:
+            binding = targets.get(canary["target"])
+            if binding is None:
+                problems.append(FormatProblem(runbook["_source"], where,
+                                              f"canary.target: the system binds no target {canary['target']!r}; it binds: {', '.join(targets) or 'none'}"))
+            elif binding.get("kind") not in ("sqlite", "postgres"):
+                problems.append(FormatProblem(runbook["_source"], where,
+                                              f"canary.target: no canary writer for a {binding.get('kind')!r} target"))
+        for position, step in enumerate(runbook["steps"], start=1):
+            action = CATALOGUE[step["action"]]
+            target_name = step["params"].get("target")
+            if target_name is None:
+                continue
+            step_where = f"{where}, step {position} {step['name']!r}"
+            binding = targets.get(target_name)
+            if binding is None:
+                problems.append(FormatProblem(runbook["_source"], step_where,
+                                              f"params.target: the system binds no target {target_name!r}; it binds: {', '.join(targets) or 'none'}"))
+            elif action.target_kind and binding.get("kind") != action.target_kind:
+                problems.append(FormatProblem(runbook["_source"], step_where,
+                                              f"params.target: {step['action']} needs a {action.target_kind} target, "
+                                              f"{target_name!r} is {binding.get('kind')!r}"))
+
+
+def runbook_spec_for_storage(parsed: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in parsed.items() if not k.startswith("_")}
+
+
+def runbook_to_yaml(spec: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of parsing, for export: a document that imports back to the same spec."""
+    steps = []
+    for step in spec["steps"]:
+        out: dict[str, Any] = {"key": step["key"], "name": step["name"], "action": step["action"]}
+        if step["params"]:
+            out["params"] = step["params"]
+        out["timeout"] = step["timeout"]
+        if step["retries"]:
+            out["retries"] = step["retries"]
+        if step["marks"]:
+            out["marks"] = step["marks"]
+        if step["group"]:
+            out["group"] = step["group"]
+        steps.append(out)
+    document: dict[str, Any] = {"slug": spec["slug"], "title": spec["title"], "system": spec["system"],
+                                "kind": spec["kind"]}
+    if spec.get("description"):
+        document["description"] = spec["description"]
+    if spec.get("canary"):
+        document["canary"] = spec["canary"]
+    document["steps"] = steps
+    return document
