@@ -1,4 +1,26 @@
-from django.contrib import admin
-from django.urls import path
+"""URLs: one include per app, plus sign-in. Every page requires a signed-in user
+(LoginRequiredMiddleware); only the sign-in page and the health check are public."""
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+
+from drills.views import home
+
+
+@login_not_required
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", healthz, name="healthz"),
+    path("", include("runbooks.urls")),
+    path("", include("drills.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -55,6 +55,22 @@ class Drill(models.Model):
     def is_dry_run(self) -> bool:
         return self.mode == self.Mode.DRY_RUN
 
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    # Read through the (usually prefetched) measurements, so a list of drills costs no extra query.
+    def measurement(self, kind: str) -> Measurement | None:
+        return next((m for m in self.measurements.all() if m.kind == kind), None)
+
+    @property
+    def rto(self) -> Measurement | None:
+        return self.measurement("rto")
+
+    @property
+    def rpo(self) -> Measurement | None:
+        return self.measurement("rpo")
+
 
 class StepRun(models.Model):
     class Status(models.TextChoices):

@@ -32,5 +32,31 @@ def step_runs_for_page(drill: Drill):
 
 
 def recent_drills(limit: int = 50) -> QuerySet[Drill]:
+    return recent_drills_queryset()[:limit]
+
+
+def active_drills() -> QuerySet[Drill]:
+    return Drill.objects.filter(status__in=Drill.ACTIVE).select_related(
+        "runbook_version__runbook", "system", "started_by").order_by("-created_at")
+
+
+def drills_of_system(system: System, limit: int = 20) -> QuerySet[Drill]:
+    return recent_drills_queryset().filter(system=system)[:limit]
+
+
+def drills_of_runbook(runbook_id: int, limit: int = 20) -> QuerySet[Drill]:
+    return recent_drills_queryset().filter(runbook_version__runbook_id=runbook_id)[:limit]
+
+
+def recent_drills_queryset() -> QuerySet[Drill]:
     return Drill.objects.select_related("runbook_version__runbook", "system", "started_by").prefetch_related(
-        "measurements").order_by("-created_at")[:limit]
+        "measurements").order_by("-created_at")
+
+
+def systems_overview() -> list[System]:
+    """Every system with ``last_drill`` (its newest finished live drill, measurements prefetched)."""
+    systems = list(systems_with_last_drill().prefetch_related("runbooks"))
+    drills = drills_by_id_with_measurements([s.last_drill_id for s in systems])
+    for system in systems:
+        system.last_drill = drills.get(system.last_drill_id)
+    return systems

@@ -158,3 +158,22 @@ def export_runbooks(*, runbook_slugs: list[str] | None = None) -> str:
         systems[runbook.system.slug] = runbook.system
     payload = {"systems": [system_to_yaml(s) for _, s in sorted(systems.items())], "runbooks": documents}
     return yaml.safe_dump(payload, sort_keys=False, allow_unicode=True)
+
+
+SECRET_WORDS = ("password", "secret", "token", "key")
+REFERENCE_SUFFIXES = ("_env", "_ref", "_service", "_file")
+
+
+def targets_for_display(system: System) -> list[dict[str, Any]]:
+    """The target bindings as pages show them. Bindings hold references to secrets, never secrets;
+    should a value under a secret-sounding name slip in anyway, it is masked rather than shown."""
+    shown = []
+    for name, binding in sorted(system.targets.items()):
+        fields = []
+        for key, value in binding.items():
+            if key == "kind":
+                continue
+            secret = any(w in key.lower() for w in SECRET_WORDS) and not key.lower().endswith(REFERENCE_SUFFIXES)
+            fields.append((key, "••••••" if secret else value))
+        shown.append({"name": name, "kind": binding.get("kind", "?"), "fields": fields})
+    return shown

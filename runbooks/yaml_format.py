@@ -319,7 +319,7 @@ def _check_cross_references(batch: ParsedBatch, problems: list[FormatProblem]) -
             binding = targets.get(canary["target"])
             if binding is None:
                 problems.append(FormatProblem(runbook["_source"], where,
-                                              f"canary.target: the system binds no target {canary['target']!r}; it binds: {', '.join(targets) or 'none'}"))
+                                              f"canary.target: the system binds no target {canary['target']!r}; it binds: {', '.join(sorted(targets)) or 'none'}"))
             elif binding.get("kind") not in ("sqlite", "postgres"):
                 problems.append(FormatProblem(runbook["_source"], where,
                                               f"canary.target: no canary writer for a {binding.get('kind')!r} target"))
@@ -332,7 +332,7 @@ def _check_cross_references(batch: ParsedBatch, problems: list[FormatProblem]) -
             binding = targets.get(target_name)
             if binding is None:
                 problems.append(FormatProblem(runbook["_source"], step_where,
-                                              f"params.target: the system binds no target {target_name!r}; it binds: {', '.join(targets) or 'none'}"))
+                                              f"params.target: the system binds no target {target_name!r}; it binds: {', '.join(sorted(targets)) or 'none'}"))
             elif action.target_kind and binding.get("kind") != action.target_kind:
                 problems.append(FormatProblem(runbook["_source"], step_where,
                                               f"params.target: {step['action']} needs a {action.target_kind} target, "

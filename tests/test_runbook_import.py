@@ -83,7 +83,7 @@ def test_importing_a_changed_runbook_creates_a_new_version_and_an_unchanged_one_
      "params.seconds: must be greater than zero, got -3"),
     (RUNBOOK.replace("path: /health}", "path: /health, verb: GET}"), "params.verb: unknown parameter"),
     (RUNBOOK.replace("target: web", "target: webb"),
-     "step 1 'Check health': params.target: the system binds no target 'webb'; it binds: web, db"),
+     "step 1 'Check health': params.target: the system binds no target 'webb'; it binds: db, web"),
     (RUNBOOK.replace("target: web", "target: db"),
      "params.target: http.request needs a http target, 'db' is 'sqlite'"),
     (RUNBOOK.replace("timeout: 1m", "timeout: soon"), "timeout: write a positive duration"),

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+app_name = "drills"
+urlpatterns = [
+    path("drills/", views.drill_list, name="drill_list"),
+    path("runbooks/<slug:slug>/start/", views.drill_start, name="drill_start"),
+    path("drills/<int:pk>/", views.drill_detail, name="drill_detail"),
+    path("drills/<int:pk>/progress/", views.drill_progress_partial, name="drill_progress"),
+    path("drills/<int:pk>/abort/", views.drill_abort, name="drill_abort"),
+    path("drills/<int:pk>/steps/<int:position>/confirm/", views.step_confirm, name="step_confirm"),
+    path("drills/<int:pk>/steps/<int:position>/retry/", views.step_retry, name="step_retry"),
+    path("drills/<int:pk>/steps/<int:position>/skip/", views.step_skip, name="step_skip"),
+]

@@ -1,0 +1,114 @@
+"""Pages of what we run: the dashboard, drills, the live drill page and the actions people take
+on a running drill. Thin: every change goes through drills.services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from runbooks.models import Runbook
+
+from . import selectors, services
+from .models import Drill, StepRun
+from .progress import drill_progress
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "drills/home.html", {
+        "active_drills": selectors.active_drills(),
+        "systems": selectors.systems_overview(),
+        "recent_drills": selectors.recent_drills(10),
+    })
+
+
+@require_GET
+def drill_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "drills/drill_list.html", {"drills": selectors.recent_drills(200)})
+
+
+@require_POST
+def drill_start(request: HttpRequest, slug: str) -> HttpResponse:
+    runbook = get_object_or_404(Runbook, slug=slug)
+    number = request.POST.get("version", "")
+    version = runbook.versions.filter(number=int(number)).first() if number.isdigit() else runbook.latest_version
+    if version is None:
+        messages.error(request, "This runbook has no such version; import one first.")
+        return redirect(runbook)
+    mode = request.POST.get("mode", Drill.Mode.LIVE)
+    try:
+        drill = services.drill_start(runbook_version=version, user=request.user, mode=mode)
+    except services.DrillActionRefused as refusal:
+        messages.error(request, f"The drill was not started. {refusal}")
+        return redirect(runbook)
+    return redirect(drill)
+
+
+@require_GET
+def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(Drill, pk=pk)
+    return render(request, "drills/drill_detail.html", drill_progress(pk).as_context())
+
+
+@require_GET
+def drill_progress_partial(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(Drill, pk=pk)
+    progress = drill_progress(pk)
+    if request.GET.get("seen") == progress.fingerprint:
+        # Nothing changed since the page's last swap: htmx swaps nothing on 204, so a note being
+        # typed into a confirmation form is not wiped every second.
+        return HttpResponse(status=204)
+    return render(request, "drills/partials/progress.html", progress.as_context())
+
+
+def _after_action(request: HttpRequest, drill_id: int) -> HttpResponse:
+    if request.htmx:
+        return render(request, "drills/partials/progress.html", drill_progress(drill_id).as_context())
+    return redirect("drills:drill_detail", pk=drill_id)
+
+
+@require_POST
+def drill_abort(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_object_or_404(Drill, pk=pk)
+    try:
+        services.abort_drill(drill=drill, user=request.user, reason=request.POST.get("reason", ""))
+    except services.DrillActionRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.warning(request, "Drill aborted.")
+    return _after_action(request, pk)
+
+
+def _step_run(pk: int, position: int) -> StepRun:
+    return get_object_or_404(StepRun.objects.select_related("step", "drill"), drill_id=pk, position=position)
+
+
+@require_POST
+def step_confirm(request: HttpRequest, pk: int, position: int) -> HttpResponse:
+    step_run = _step_run(pk, position)
+    try:
+        services.confirm_step(step_run=step_run, user=request.user, note=request.POST.get("note", "").strip())
+    except services.DrillActionRefused as refusal:
+        messages.error(request, str(refusal))
+    return _after_action(request, pk)
+
+
+@require_POST
+def step_retry(request: HttpRequest, pk: int, position: int) -> HttpResponse:
+    try:
+        services.retry_step(step_run=_step_run(pk, position), user=request.user)
+    except services.DrillActionRefused as refusal:
+        messages.error(request, str(refusal))
+    return _after_action(request, pk)
+
+
+@require_POST
+def step_skip(request: HttpRequest, pk: int, position: int) -> HttpResponse:
+    try:
+        services.skip_step(step_run=_step_run(pk, position), user=request.user,
+                           reason=request.POST.get("reason", "").strip())
+    except services.DrillActionRefused as refusal:
+        messages.error(request, str(refusal))
+    return _after_action(request, pk)

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "runbooks"
+urlpatterns = [
+    path("systems/", views.system_list, name="system_list"),
+    path("systems/<slug:slug>/", views.system_detail, name="system_detail"),
+    path("runbooks/", views.runbook_list, name="runbook_list"),
+    path("runbooks/import/", views.runbook_import, name="runbook_import"),
+    path("runbooks/export.yaml", views.runbook_export, name="runbook_export_all"),
+    path("runbooks/<slug:slug>/", views.runbook_detail, name="runbook_detail"),
+    path("runbooks/<slug:slug>/export.yaml", views.runbook_export, name="runbook_export"),
+]

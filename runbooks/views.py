@@ -1,0 +1,87 @@
+"""Pages of what we plan: systems and runbooks. Views stay thin: they read through selectors and
+change state only through services (runbooks.services, drills.services)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from drills import selectors as drill_selectors
+
+from . import services
+from .actions import ActionFailed, get_action
+from .forms import RunbookImportForm
+from .models import Runbook, System
+from .yaml_format import RunbookFormatError
+
+
+@require_GET
+def system_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "runbooks/system_list.html", {"systems": drill_selectors.systems_overview()})
+
+
+@require_GET
+def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    system = get_object_or_404(System.objects.prefetch_related("dependencies", "dependents", "runbooks"), slug=slug)
+    return render(request, "runbooks/system_detail.html", {
+        "system": system,
+        "targets": services.targets_for_display(system),
+        "drills": drill_selectors.drills_of_system(system),
+    })
+
+
+@require_GET
+def runbook_list(request: HttpRequest) -> HttpResponse:
+    runbooks = Runbook.objects.select_related("system").prefetch_related("versions").order_by("system__tier", "title")
+    return render(request, "runbooks/runbook_list.html", {"runbooks": runbooks, "form": RunbookImportForm()})
+
+
+@require_GET
+def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    runbook = get_object_or_404(Runbook.objects.select_related("system"), slug=slug)
+    versions = list(runbook.versions.select_related("created_by").order_by("-number"))
+    version = versions[0] if versions else None
+    if request.GET.get("version", "").isdigit():
+        version = next((v for v in versions if v.number == int(request.GET["version"])), version)
+    steps = list(version.steps.order_by("position")) if version else []
+    for step in steps:
+        try:
+            step.changes = get_action(step.action).changes
+        except ActionFailed:
+            step.changes = "unknown action"
+    return render(request, "runbooks/runbook_detail.html", {
+        "runbook": runbook, "versions": versions, "version": version, "steps": steps,
+        "is_latest": bool(versions) and version == versions[0],
+        "drills": drill_selectors.drills_of_runbook(runbook.pk),
+    })
+
+
+@require_POST
+def runbook_import(request: HttpRequest) -> HttpResponse:
+    form = RunbookImportForm(request.POST, request.FILES)
+    problems: list[str] = []
+    if form.is_valid():
+        sources = form.sources()
+        if not form.errors:
+            try:
+                report = services.import_runbooks(sources=sources, user=request.user)
+            except RunbookFormatError as error:
+                problems = [str(p) for p in error.problems]
+            else:
+                messages.success(request, f"Imported. {report.summary().capitalize()}.")
+                return redirect("runbooks:runbook_list")
+    runbooks = Runbook.objects.select_related("system").prefetch_related("versions").order_by("system__tier", "title")
+    return render(request, "runbooks/runbook_list.html",
+                  {"runbooks": runbooks, "form": form, "problems": problems}, status=400)
+
+
+@require_GET
+def runbook_export(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    if slug is not None:
+        get_object_or_404(Runbook, slug=slug)
+    text = services.export_runbooks(runbook_slugs=[slug] if slug else None)
+    response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{slug or "runbooks"}.yaml"'
+    return response
