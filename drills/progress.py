@@ -63,7 +63,8 @@ class DrillProgress:
     def as_context(self) -> dict[str, Any]:
         return {"drill": self.drill, "step_runs": self.step_runs, "events": self.events, "clock": self.clock,
                 "fingerprint": self.fingerprint, "rto": self.drill.rto, "rpo": self.drill.rpo,
-                "keep_polling": self.keep_polling}
+                "keep_polling": self.keep_polling,
+                "rto_and_rpo": [m for m in (self.drill.rto, self.drill.rpo) if m is not None]}
 
 
 def drill_progress(drill_id: int) -> DrillProgress:
