@@ -22,5 +22,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("runbooks.urls")),
     path("", include("drills.urls")),
+    path("", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Drill, DrillEvent, Measurement, StepRun
+from .models import Approval, Drill, DrillEvent, Measurement, StepRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -35,3 +35,8 @@ class MeasurementAdmin(ReadOnlyAdmin):
 @admin.register(DrillEvent)
 class DrillEventAdmin(ReadOnlyAdmin):
     list_display = ("drill", "at", "kind", "message")
+
+
+@admin.register(Approval)
+class ApprovalAdmin(ReadOnlyAdmin):
+    list_display = ("drill", "gate", "decision", "decided_by", "decided_at", "comment")

@@ -17,6 +17,7 @@ The database is the source of truth; a message only says "look at step run M" or
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -45,6 +46,7 @@ from runbooks.actions import (
 
 from .clock import db_now
 from .models import CanaryRun, CanaryWrite, Drill, DrillEvent, StepRun
+from .redaction import redact, secret_values
 
 log = logging.getLogger("drdrill.engine")
 
@@ -261,8 +263,20 @@ def execute(step_run_id: int) -> None:
         current_app.send_task("drills.tasks.run_step", args=[step_run_id], countdown=claimed.after_seconds)
         return
     step_run, phase = claimed
-    outcome = perform(step_run, phase)
+    outcome = redact_outcome(perform(step_run, phase), step_run.drill.system.targets)
     record_outcome(step_run.pk, step_run.claim_token, outcome)
+
+
+def redact_outcome(outcome: Outcome | Failure, targets: dict[str, Any]) -> Outcome | Failure:
+    """Whatever an action echoed back is stored without the secrets it may contain."""
+    secrets = secret_values(targets)
+    if not secrets:
+        return outcome
+    if isinstance(outcome, Failure):
+        return Failure(redact(outcome.message, secrets))
+    if isinstance(outcome, (Done, PollAgain)):
+        return dataclasses.replace(outcome, evidence=redact(outcome.evidence, secrets))
+    return outcome
 
 
 def perform(step_run: StepRun, phase: str) -> Outcome | Failure:
@@ -352,7 +366,13 @@ class DrillActionRefused(Exception):
     """A person asked for something the drill's state does not allow; the message says why."""
 
 
+# The action whose waits only an approver may end (drills/approvals.py), never a confirmation or a skip.
+APPROVAL_ACTION = "approval"
+
+
 def confirm_step(*, step_run: StepRun, user: Any, note: str = "") -> None:
+    if step_run.step.action == APPROVAL_ACTION:
+        raise DrillActionRefused("This is an approval gate: an approver approves or rejects it.")
     with transaction.atomic():
         now = db_now()
         marks = {mark: now.isoformat() for mark in step_run.step.marks}
@@ -374,10 +394,11 @@ def abort_drill(*, drill: Drill, user: Any, reason: str) -> None:
         raise DrillActionRefused("Say why the drill is aborted: the reason goes into its record.")
     with transaction.atomic():
         now = db_now()
-        aborted = Drill.objects.filter(pk=drill.pk, status__in=(*Drill.ACTIVE, Drill.Status.FAILED)).update(
+        # A draft (a production drill awaiting approval) can be withdrawn the same way.
+        aborted = Drill.objects.filter(pk=drill.pk, status__in=(Drill.Status.DRAFT, *Drill.ACTIVE, Drill.Status.FAILED)).update(
             status=Drill.Status.ABORTED, finished_at=now, outcome=f"Aborted by {user}: {reason}")
         if not aborted:
-            raise DrillActionRefused("Only a running, waiting or failed drill can be aborted.")
+            raise DrillActionRefused("Only a drill awaiting approval, running, waiting or failed can be aborted.")
         # A step a worker holds right now finishes its call and is recorded; the rest stop here.
         StepRun.objects.filter(drill=drill, status__in=(StepRun.Status.PENDING, StepRun.Status.POLLING,
                                                         StepRun.Status.WAITING)).update(
@@ -403,6 +424,8 @@ def _resume_at(step_run: StepRun, user: Any, *, skip_reason: str | None) -> None
         drill = Drill.objects.select_for_update().get(pk=step_run.drill_id)
         step_run = StepRun.objects.select_related("step").get(pk=step_run.pk)
         label = f"Step {step_run.position} “{step_run.step.name}”"
+        if skip_reason is not None and step_run.step.action == APPROVAL_ACTION:
+            raise DrillActionRefused("An approval gate cannot be skipped: an approver must approve it.")
         waiting_skip = skip_reason is not None and step_run.status == StepRun.Status.WAITING and drill.is_active
         if not waiting_skip and (drill.status != Drill.Status.FAILED or step_run.status != StepRun.Status.FAILED):
             raise DrillActionRefused("Only a failed step of a failed drill can be retried or skipped.")

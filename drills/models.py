@@ -209,3 +209,30 @@ class CanaryWrite(models.Model):
     class Meta:
         ordering = ["canary", "seq"]
         constraints = [models.UniqueConstraint(fields=["canary", "seq"], name="unique_canary_seq")]
+
+
+class Approval(models.Model):
+    """A decision on a gate: the start of a live drill on production, or an ``approval`` step.
+    Written once, when an approver decides; a gate without a row is still pending."""
+
+    class Gate(models.TextChoices):
+        START = "start", "Start of a production drill"
+        STEP = "step", "Approval step"
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="approvals")
+    step_run = models.ForeignKey(StepRun, null=True, blank=True, on_delete=models.CASCADE, related_name="approvals")
+    gate = models.CharField(max_length=10, choices=Gate.choices)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField()
+    comment = models.TextField()
+
+    class Meta:
+        ordering = ["drill", "decided_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} by {self.decided_by} ({self.get_gate_display()}, drill {self.drill_id})"

@@ -3,11 +3,15 @@ on a running drill. Thin: every change goes through drills.services."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.roles import Capability, requires
 from runbooks.models import Runbook
 
 from . import selectors, services
@@ -16,6 +20,7 @@ from .progress import drill_progress
 
 
 @require_GET
+@requires(Capability.VIEW)
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "drills/home.html", {
         "active_drills": selectors.active_drills(),
@@ -25,11 +30,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@requires(Capability.VIEW)
 def drill_list(request: HttpRequest) -> HttpResponse:
     return render(request, "drills/drill_list.html", {"drills": selectors.recent_drills(200)})
 
 
 @require_POST
+@requires(Capability.COORDINATE)
 def drill_start(request: HttpRequest, slug: str) -> HttpResponse:
     runbook = get_object_or_404(Runbook, slug=slug)
     number = request.POST.get("version", "")
@@ -39,7 +46,8 @@ def drill_start(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect(runbook)
     mode = request.POST.get("mode", Drill.Mode.LIVE)
     try:
-        drill = services.drill_start(runbook_version=version, user=request.user, mode=mode)
+        drill = services.drill_start(runbook_version=version, user=request.user, mode=mode,
+                                     confirmation=request.POST.get("confirmation"))
     except services.DrillActionRefused as refusal:
         messages.error(request, f"The drill was not started. {refusal}")
         return redirect(runbook)
@@ -47,12 +55,14 @@ def drill_start(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
+@requires(Capability.VIEW)
 def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Drill, pk=pk)
     return render(request, "drills/drill_detail.html", drill_progress(pk).as_context())
 
 
 @require_GET
+@requires(Capability.VIEW)
 def drill_progress_partial(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Drill, pk=pk)
     progress = drill_progress(pk)
@@ -70,6 +80,7 @@ def _after_action(request: HttpRequest, drill_id: int) -> HttpResponse:
 
 
 @require_POST
+@requires(Capability.COORDINATE)
 def drill_abort(request: HttpRequest, pk: int) -> HttpResponse:
     drill = get_object_or_404(Drill, pk=pk)
     try:
@@ -86,6 +97,7 @@ def _step_run(pk: int, position: int) -> StepRun:
 
 
 @require_POST
+@requires(Capability.PARTICIPATE)
 def step_confirm(request: HttpRequest, pk: int, position: int) -> HttpResponse:
     step_run = _step_run(pk, position)
     try:
@@ -96,6 +108,7 @@ def step_confirm(request: HttpRequest, pk: int, position: int) -> HttpResponse:
 
 
 @require_POST
+@requires(Capability.COORDINATE)
 def step_retry(request: HttpRequest, pk: int, position: int) -> HttpResponse:
     try:
         services.retry_step(step_run=_step_run(pk, position), user=request.user)
@@ -105,6 +118,7 @@ def step_retry(request: HttpRequest, pk: int, position: int) -> HttpResponse:
 
 
 @require_POST
+@requires(Capability.COORDINATE)
 def step_skip(request: HttpRequest, pk: int, position: int) -> HttpResponse:
     try:
         services.skip_step(step_run=_step_run(pk, position), user=request.user,
@@ -112,3 +126,35 @@ def step_skip(request: HttpRequest, pk: int, position: int) -> HttpResponse:
     except services.DrillActionRefused as refusal:
         messages.error(request, str(refusal))
     return _after_action(request, pk)
+
+
+def _decide(request: HttpRequest, pk: int, decide: Callable[..., None], **target: Any) -> HttpResponse:
+    try:
+        decide(user=request.user, comment=request.POST.get("comment", "").strip(), **target)
+    except services.DrillActionRefused as refusal:
+        messages.error(request, str(refusal))
+    return _after_action(request, pk)
+
+
+@require_POST
+@requires(Capability.APPROVE)
+def drill_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, services.approve_start, drill=get_object_or_404(Drill, pk=pk))
+
+
+@require_POST
+@requires(Capability.APPROVE)
+def drill_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, services.reject_start, drill=get_object_or_404(Drill, pk=pk))
+
+
+@require_POST
+@requires(Capability.APPROVE)
+def step_approve(request: HttpRequest, pk: int, position: int) -> HttpResponse:
+    return _decide(request, pk, services.approve_step, step_run=_step_run(pk, position))
+
+
+@require_POST
+@requires(Capability.APPROVE)
+def step_reject(request: HttpRequest, pk: int, position: int) -> HttpResponse:
+    return _decide(request, pk, services.reject_step, step_run=_step_run(pk, position))

@@ -3,8 +3,22 @@ from django.contrib import admin
 from .models import Runbook, RunbookVersion, Step, System
 
 
+class ImportOnlyAdmin(admin.ModelAdmin):
+    """Systems and runbooks change only by importing YAML (runbooks.services), which validates the
+    whole file and writes the audit trail; the admin shows them."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(System)
-class SystemAdmin(admin.ModelAdmin):
+class SystemAdmin(ImportOnlyAdmin):
     list_display = ("name", "slug", "tier", "environment", "owner", "rto_target_seconds", "rpo_target_seconds")
     list_filter = ("tier", "environment")
     search_fields = ("name", "slug", "owner")
@@ -21,19 +35,13 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(Runbook)
-class RunbookAdmin(admin.ModelAdmin):
+class RunbookAdmin(ImportOnlyAdmin):
     list_display = ("title", "slug", "system", "kind")
 
 
 @admin.register(RunbookVersion)
-class RunbookVersionAdmin(admin.ModelAdmin):
+class RunbookVersionAdmin(ImportOnlyAdmin):
     """Versions are immutable: what a drill ran must stay what was planned."""
 
     list_display = ("runbook", "number", "created_at", "created_by", "source_name")
     inlines = [StepInline]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_add_permission(self, request) -> bool:
-        return False

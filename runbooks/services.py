@@ -10,6 +10,9 @@ import yaml
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from accounts.roles import Capability, check
+from audit.services import record
+
 from .models import Runbook, RunbookVersion, Step, System
 from .yaml_format import (
     FormatProblem,
@@ -61,12 +64,14 @@ def read_sources(path: Path) -> list[tuple[str, str]]:
 def import_runbooks(*, sources: list[tuple[str, str]], user: AbstractBaseUser | None = None) -> ImportReport:
     """Import systems and runbooks all or nothing. A changed runbook gets a new version; an
     unchanged one gets nothing. Raises RunbookFormatError listing every problem."""
+    if user is not None:
+        check(user, Capability.COORDINATE, "import runbooks")
     batch = parse_documents(sources)
     report = ImportReport()
     with transaction.atomic():
         systems: dict[str, System] = {}
         for spec in batch.systems:
-            systems[spec["slug"]] = _upsert_system(spec, report)
+            systems[spec["slug"]] = _upsert_system(spec, report, user)
         for spec in batch.systems:
             dependencies = list(System.objects.filter(slug__in=spec["depends_on"]))
             systems[spec["slug"]].dependencies.set(dependencies)
@@ -75,20 +80,24 @@ def import_runbooks(*, sources: list[tuple[str, str]], user: AbstractBaseUser | 
     return report
 
 
-def _upsert_system(spec: dict[str, Any], report: ImportReport) -> System:
+def _upsert_system(spec: dict[str, Any], report: ImportReport, user: AbstractBaseUser | None) -> System:
     fields = {k: spec[k] for k in ("name", "description", "owner", "environment", "tier", "rto_target_seconds",
                                    "rpo_target_seconds", "targets")}
     system = System.objects.filter(slug=spec["slug"]).first()
     if system is None:
         system = System.objects.create(slug=spec["slug"], **fields)
         report.systems_created.append(system.slug)
+        record("system.created", actor=user, obj=system, after=fields, summary=f"created system {system.slug}")
         return system
     changed = {k: v for k, v in fields.items() if getattr(system, k) != v}
     if changed:
+        before = {k: getattr(system, k) for k in changed}
         for k, v in changed.items():
             setattr(system, k, v)
         system.save()
         report.systems_updated.append(system.slug)
+        record("system.updated", actor=user, obj=system, before=before, after=changed,
+               summary=f"updated system {system.slug}: {', '.join(sorted(changed))}")
     else:
         report.systems_unchanged.append(system.slug)
     return system
@@ -124,6 +133,10 @@ def _import_runbook(parsed: dict[str, Any], user: AbstractBaseUser | None, repor
         for position, step in enumerate(spec["steps"], start=1)
     )
     report.versions_created.append(f"{runbook.slug} v{version.number}")
+    record("runbook.version_created", actor=user, obj=version,
+           before={"version": latest.number, "content_hash": latest.content_hash} if latest else None,
+           after={"version": version.number, "content_hash": digest, "source": version.source_name},
+           summary=f"imported {runbook.slug} v{version.number}")
 
 
 def system_to_yaml(system: System) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.roles import Capability, requires
 from drills import selectors as drill_selectors
+from drills.services import needs_start_approval
 
 from . import services
 from .actions import ActionFailed, get_action
@@ -18,11 +20,13 @@ from .yaml_format import RunbookFormatError
 
 
 @require_GET
+@requires(Capability.VIEW)
 def system_list(request: HttpRequest) -> HttpResponse:
     return render(request, "runbooks/system_list.html", {"systems": drill_selectors.systems_overview()})
 
 
 @require_GET
+@requires(Capability.VIEW)
 def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
     system = get_object_or_404(System.objects.prefetch_related("dependencies", "dependents", "runbooks"), slug=slug)
     return render(request, "runbooks/system_detail.html", {
@@ -33,12 +37,14 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
+@requires(Capability.VIEW)
 def runbook_list(request: HttpRequest) -> HttpResponse:
     runbooks = Runbook.objects.select_related("system").prefetch_related("versions").order_by("system__tier", "title")
     return render(request, "runbooks/runbook_list.html", {"runbooks": runbooks, "form": RunbookImportForm()})
 
 
 @require_GET
+@requires(Capability.VIEW)
 def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     runbook = get_object_or_404(Runbook.objects.select_related("system"), slug=slug)
     versions = list(runbook.versions.select_related("created_by").order_by("-number"))
@@ -55,10 +61,12 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "runbook": runbook, "versions": versions, "version": version, "steps": steps,
         "is_latest": bool(versions) and version == versions[0],
         "drills": drill_selectors.drills_of_runbook(runbook.pk),
+        "needs_start_approval": version is not None and needs_start_approval(runbook_version=version, mode="live"),
     })
 
 
 @require_POST
+@requires(Capability.COORDINATE)
 def runbook_import(request: HttpRequest) -> HttpResponse:
     form = RunbookImportForm(request.POST, request.FILES)
     problems: list[str] = []
@@ -78,6 +86,7 @@ def runbook_import(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@requires(Capability.VIEW)
 def runbook_export(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     if slug is not None:
         get_object_or_404(Runbook, slug=slug)

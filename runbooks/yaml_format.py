@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .actions import CATALOGUE, ParamError, parse_params
+from .actions import CATALOGUE, ParamError, binding_problems, parse_params
 from .durations import parse_duration
 from .models import TIER_DEFAULTS, DrillKind, Environment, System
 
@@ -154,6 +154,8 @@ def _parse_system(source: str, index: int, raw: Any, problems: list[FormatProble
             if secret_key in binding:
                 bad(f"targets.{target_name}.{secret_key}",
                     "secrets are never stored; name an environment variable instead (e.g. password_env: ORDERS_DB_PASSWORD)")
+        for field_name, message in binding_problems(binding):
+            bad(f"targets.{target_name}.{field_name}", message)
     if len(problems) > before:
         return None
     return {

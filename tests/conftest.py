@@ -26,6 +26,8 @@ from django.db import connection
 from tests.http_service import ControlledService
 
 ROOT = Path(__file__).resolve().parent.parent
+ORDERS_TOKEN_VARIABLE = "ORDERS_API_TOKEN"
+ORDERS_TOKEN = "tok-7f3a9c1e5b2d4f60"
 STRICT = os.environ.get("DRDRILL_TESTS_STRICT") == "1"
 
 
@@ -117,6 +119,8 @@ def worker_pool(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: 
         "DRDRILL_SWEEP_SECONDS": "1",
         "DRDRILL_LEASE_GRACE_SECONDS": "2",
         "PYTHONUNBUFFERED": "1",
+        # A secret the workers hold, as a deployment would give them one: steps refer to it by name.
+        ORDERS_TOKEN_VARIABLE: ORDERS_TOKEN,
     })
     pool = WorkerPool(env, tmp_path_factory.mktemp("worker") / "celery.log")
     pool.start()

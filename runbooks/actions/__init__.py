@@ -5,11 +5,25 @@ Adding an action: write a class in the module of its family and list it here. Se
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from .base import Action, ActionFailed, Done, Outcome, ParamError, PollAgain, StepContext, WaitForPerson, parse_params
 from .http import HttpRequest, HttpWaitHealthy
-from .human import ManualConfirm
+from .human import Approval, ManualConfirm
+from .postgres import (
+    PostgresBackup,
+    PostgresBaseline,
+    PostgresCanary,
+    PostgresFault,
+    PostgresPromote,
+    PostgresRebuildStandby,
+    PostgresReplicationStatus,
+    PostgresRestore,
+    PostgresSwitchover,
+    PostgresVerify,
+    PostgresWaitHealthy,
+)
+from .postgres import binding_problems as postgres_binding_problems
 from .sqlite import SqliteBackup, SqliteCanary, SqliteFault, SqliteRestore
 from .timing import Wait
 
@@ -21,8 +35,19 @@ CATALOGUE: dict[str, Action[Any]] = {
         SqliteBackup(),
         SqliteRestore(),
         SqliteFault(),
+        PostgresReplicationStatus(),
+        PostgresWaitHealthy(),
+        PostgresFault(),
+        PostgresPromote(),
+        PostgresSwitchover(),
+        PostgresRebuildStandby(),
+        PostgresBackup(),
+        PostgresRestore(),
+        PostgresBaseline(),
+        PostgresVerify(),
         Wait(),
         ManualConfirm(),
+        Approval(),
     )
 }
 
@@ -34,7 +59,15 @@ class CanaryWriter(Protocol):
     def newest(self, drill_id: int) -> dict[str, Any] | None: ...
 
 
-CANARY_WRITERS: dict[str, type] = {"sqlite": SqliteCanary}
+CANARY_WRITERS: dict[str, type] = {"sqlite": SqliteCanary, "postgres": PostgresCanary}
+
+# Checks of a target binding by kind, run at import: (field, message) for each problem.
+BINDING_CHECKS: dict[str, Callable[[dict[str, Any]], list[tuple[str, str]]]] = {"postgres": postgres_binding_problems}
+
+
+def binding_problems(binding: dict[str, Any]) -> list[tuple[str, str]]:
+    check = BINDING_CHECKS.get(binding.get("kind", ""))
+    return check(binding) if check else []
 
 
 def get_action(name: str) -> Action[Any]:
@@ -53,5 +86,5 @@ def canary_writer(binding: dict[str, Any]) -> CanaryWriter:
 
 __all__ = [
     "CATALOGUE", "CANARY_WRITERS", "Action", "ActionFailed", "Done", "Outcome", "ParamError", "PollAgain",
-    "StepContext", "WaitForPerson", "canary_writer", "get_action", "parse_params",
+    "StepContext", "WaitForPerson", "binding_problems", "canary_writer", "get_action", "parse_params",
 ]

@@ -7,6 +7,7 @@ are kept, so the RTO is reported with its error bound (see docs/measurement.md).
 
 from __future__ import annotations
 
+import os
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +46,16 @@ def probe(url: str, *, method: str = "GET", body: str | None = None, headers: di
     return ProbeResult(status == expect_status, status, text[:300])
 
 
+def headers_from_environment(references: dict[str, str]) -> dict[str, str]:
+    headers = {}
+    for header, variable in references.items():
+        value = os.environ.get(variable)
+        if not value:
+            raise ActionFailed(f"header {header}: the environment variable {variable} is not set on the worker")
+        headers[header] = value
+    return headers
+
+
 def _check_url(url: str) -> None:
     if not url.startswith(("http://", "https://")):
         raise ParamError("url", f"must start with http:// or https://, got {url!r}")
@@ -69,12 +80,18 @@ class RequestParams:
     expect_status: int = 200
     body: str | None = None
     timeout: float = 10.0
+    # Header name -> name of the worker's environment variable holding its value: a token is
+    # referred to, never written into the runbook (and is redacted from the step's evidence).
+    headers_from_env: dict[str, str] | None = None
 
     def validate(self) -> None:
         if not self.url and not self.target:
             raise ParamError("url", "give either url or target (an http target of the system)")
         if self.url:
             _check_url(self.url)
+        for header, variable in (self.headers_from_env or {}).items():
+            if not isinstance(variable, str) or not variable.strip():
+                raise ParamError("headers_from_env", f"header {header!r} must name an environment variable")
         if self.method.upper() not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}:
             raise ParamError("method", f"must be an HTTP method, got {self.method!r}")
         require_positive("timeout", self.timeout)
@@ -100,6 +117,7 @@ class HttpRequest(Action[RequestParams]):
         headers = {"Idempotency-Key": ctx.idempotency_key, "User-Agent": "drdrill"}
         if params.body is not None:
             headers["Content-Type"] = "application/json"
+        headers.update(headers_from_environment(params.headers_from_env or {}))
         result = probe(url, method=params.method.upper(), body=params.body, headers=headers,
                        timeout=params.timeout, expect_status=params.expect_status)
         evidence = {"url": url, "method": params.method.upper(), "status": result.status, "response": result.detail}

@@ -25,3 +25,25 @@ class ManualConfirm(Action[ConfirmParams]):
 
     def run(self, params: ConfirmParams, ctx: StepContext) -> Outcome:
         return WaitForPerson(instructions=params.instructions)
+
+
+@dataclass(frozen=True)
+class ApprovalParams:
+    instructions: str
+
+
+class Approval(Action[ApprovalParams]):
+    """The gate itself is enforced by drills.approvals: only an approver who did not start the
+    drill may end this wait, and a rejection fails the drill."""
+
+    name = "approval"
+    summary = "Park the drill until an approver (not the person who started it) approves or rejects, with a comment."
+    Params = ApprovalParams
+    phase = "people"
+    changes = "nothing by itself; an approver decides whether the drill goes on"
+
+    def plan(self, params: ApprovalParams, ctx: StepContext) -> dict[str, Any]:
+        return {"would": f"wait for an approver's decision: {params.instructions}"}
+
+    def run(self, params: ApprovalParams, ctx: StepContext) -> Outcome:
+        return WaitForPerson(instructions=params.instructions)

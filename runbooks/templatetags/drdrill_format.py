@@ -33,8 +33,18 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
+PHASES = ("people", "recover", "verify", "orchestration")
+
+
 @register.filter
-def percent_of(part: float | None, whole: float | None) -> float:
-    if not part or not whole:
-        return 0.0
-    return round(100.0 * part / whole, 1)
+def phase_segments(measurement: Any) -> list[dict[str, Any]]:
+    """Consecutive segments of a 0–100 bar, one per RTO phase, for an SVG."""
+    phases = (measurement.evidence or {}).get("phases_seconds") or {}
+    total = sum(phases.get(p, 0.0) for p in PHASES)
+    segments, x = [], 0.0
+    for phase in PHASES:
+        width = 100.0 * phases.get(phase, 0.0) / total if total else 0.0
+        if width > 0:
+            segments.append({"phase": phase, "x": round(x, 3), "width": round(width, 3)})
+            x += width
+    return segments

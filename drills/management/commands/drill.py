@@ -7,11 +7,16 @@ exits non-zero unless it succeeded. A drill that waits for a person keeps waitin
 
 from __future__ import annotations
 
+import getpass
 import json
+import socket
 import time
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from audit.context import audit_origin
 
 from drills.models import Drill
 from drills.services import DrillActionRefused, drill_start
@@ -30,7 +35,11 @@ class Command(BaseCommand):
         run.add_argument("--wait", action="store_true", help="follow the drill until it ends")
         run.add_argument("--json", action="store_true", help="print one JSON object with the result")
         run.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most (default 3600)")
-        run.add_argument("--user", default=None, help="username the drill is started as (default: the first superuser)")
+        run.add_argument("--user", default=None, help="username the drill is started as (default: the first superuser); "
+                         "it needs the coordinator role")
+        run.add_argument("--confirm-system", default=None, metavar="NAME",
+                         help="a live drill on a production system needs its name typed here, and then an approver's "
+                              "approval in the UI before it starts")
 
     def handle(self, *args, **options) -> None:
         runbook = Runbook.objects.filter(slug=options["runbook"]).first()
@@ -43,9 +52,12 @@ class Command(BaseCommand):
         user = self._user(options["user"])
         mode = Drill.Mode.DRY_RUN if options["dry_run"] else Drill.Mode.LIVE
         try:
-            drill = drill_start(runbook_version=version, user=user, mode=mode)
-        except DrillActionRefused as error:
+            with audit_origin(f"cli:{getpass.getuser()}@{socket.gethostname()}"):
+                drill = drill_start(runbook_version=version, user=user, mode=mode, confirmation=options["confirm_system"])
+        except (DrillActionRefused, PermissionDenied) as error:
             raise CommandError(str(error)) from None
+        if drill.status == Drill.Status.DRAFT:
+            self.stderr.write(f"Drill #{drill.pk} waits for an approver to approve its start in the UI.")
         if not options["wait"]:
             self._report(drill, options["json"])
             return

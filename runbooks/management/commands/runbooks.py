@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.context import audit_origin
 from runbooks.services import export_runbooks, import_runbooks, read_sources
 from runbooks.yaml_format import RunbookFormatError
 
@@ -24,7 +27,8 @@ class Command(BaseCommand):
     def handle(self, *args, verb: str, **options) -> None:
         if verb == "import":
             try:
-                report = import_runbooks(sources=read_sources(Path(options["path"])))
+                with audit_origin(f"cli:{getpass.getuser()}@{socket.gethostname()}"):
+                    report = import_runbooks(sources=read_sources(Path(options["path"])))
             except RunbookFormatError as error:
                 raise CommandError("Import refused, nothing was saved:\n" + "\n".join(f"  - {p}" for p in error.problems))
             self.stdout.write(report.summary())

@@ -1,0 +1,45 @@
+"""Events Django only announces through signals: sign-ins, sign-outs, failed sign-ins, and group
+membership changed in the admin. Each receiver hands the event to audit.services.record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
+
+from .services import record
+
+
+@receiver(user_logged_in)
+def signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    record("auth.signed_in", actor=user, obj=user, summary=f"{user.get_username()} signed in")
+
+
+@receiver(user_logged_out)
+def signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        record("auth.signed_out", actor=user, obj=user, summary=f"{user.get_username()} signed out")
+
+
+@receiver(user_login_failed)
+def sign_in_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    # The credentials dict is already scrubbed of the password by Django.
+    username = str(credentials.get("username", ""))[:150]
+    record("auth.sign_in_failed", actor="anonymous", summary=f"failed sign-in as {username!r}",
+           after={"username": username})
+
+
+@receiver(m2m_changed, sender=get_user_model().groups.through)
+def groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **kwargs: Any) -> None:
+    if action not in {"post_add", "post_remove", "post_clear"} or not isinstance(instance, get_user_model()):
+        return
+    from django.contrib.auth.models import Group
+
+    names = sorted(Group.objects.filter(pk__in=pk_set or []).values_list("name", flat=True))
+    current = sorted(instance.groups.values_list("name", flat=True))
+    record(f"role.{action.removeprefix('post_')}", actor=None, obj=instance,
+           summary=f"groups of {instance.get_username()} changed ({action.removeprefix('post_')}: {', '.join(names) or 'all'})",
+           after={"groups": current})
