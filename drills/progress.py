@@ -54,7 +54,7 @@ class DrillProgress:
         """While the drill runs, and shortly after a failed live drill, whose figures a worker
         measures after the failure is recorded."""
         drill = self.drill
-        if drill.is_active:
+        if drill.is_active or drill.status == Drill.Status.DRAFT:  # a draft waits for its approval live
             return True
         measuring = (drill.status == Drill.Status.FAILED and not drill.is_dry_run
                      and not drill.measurements.all() and drill.finished_at is not None)
