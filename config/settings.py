@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "audit",
     "runbooks",
     "drills",
+    "observability",
 ]
 
 MIDDLEWARE = [
@@ -185,12 +186,22 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = env_bool("DRDRILL_HSTS_PRELOAD", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# One JSON object a line with drill, step, task and trace ids (observability/logging.py);
+# DRDRILL_LOG_FORMAT=plain for a terminal.
+LOG_FORMAT = os.environ.get("DRDRILL_LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_secrets": {"()": "drills.redaction.RedactSecretsFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "observability.logging.JsonFormatter"},
+    },
+    "filters": {
+        "redact_secrets": {"()": "drills.redaction.RedactSecretsFilter"},
+        "context": {"()": "observability.logging.ContextFilter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
+                             "filters": ["context", "redact_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("DRDRILL_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

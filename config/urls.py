@@ -23,5 +23,6 @@ urlpatterns = [
     path("", include("runbooks.urls")),
     path("", include("drills.urls")),
     path("", include("audit.urls")),
+    path("", include("observability.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -49,6 +49,7 @@ from .models import CanaryRun, CanaryWrite, Drill, DrillEvent, StepRun
 from .redaction import redact, secret_values
 
 log = logging.getLogger("drdrill.engine")
+events_log = logging.getLogger("drdrill.events")
 
 ACTIVE_STEP_STATUSES = (StepRun.Status.PENDING, StepRun.Status.RUNNING, StepRun.Status.POLLING, StepRun.Status.WAITING)
 
@@ -79,9 +80,13 @@ def worker_name() -> str:
 
 def record_event(drill_id: int, kind: str, message: str, *, step_run: StepRun | None = None, actor: Any = None,
                  data: dict[str, Any] | None = None, at: Any = None) -> DrillEvent:
-    return DrillEvent.objects.create(drill_id=drill_id, step_run=step_run, kind=kind, message=message,
-                                     actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
-                                     data=data or {}, at=at or db_now())
+    event = DrillEvent.objects.create(drill_id=drill_id, step_run=step_run, kind=kind, message=message,
+                                      actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+                                      data=data or {}, at=at or db_now())
+    # Every timeline event is a log line too, with its ids, for whoever watches logs, not pages.
+    events_log.info(message, extra={"event": kind, "drill_id": drill_id,
+                                    "step_run_id": step_run.pk if step_run is not None else None})
+    return event
 
 
 # --- moving a drill forward -----------------------------------------------------------------------

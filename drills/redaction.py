@@ -58,7 +58,11 @@ class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = secret_values()
         if secrets:
-            record.msg = redact(str(record.msg), secrets)
-            if record.args:
-                record.args = tuple(redact(str(a), secrets) for a in (record.args if isinstance(record.args, tuple) else (record.args,)))
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):
+                return True  # a malformed record is the logging module's to report
+            redacted = redact(message, secrets)
+            if redacted != message:
+                record.msg, record.args = redacted, None
         return True
