@@ -169,6 +169,13 @@ def export_runbooks(*, runbook_slugs: list[str] | None = None) -> str:
             continue
         documents.append(runbook_to_yaml(version.spec))
         systems[runbook.system.slug] = runbook.system
+    # The systems they depend on too, so the export imports into an empty database.
+    pending = list(systems.values())
+    while pending:
+        for dependency in pending.pop().dependencies.all():
+            if dependency.slug not in systems:
+                systems[dependency.slug] = dependency
+                pending.append(dependency)
     payload = {"systems": [system_to_yaml(s) for _, s in sorted(systems.items())], "runbooks": documents}
     return yaml.safe_dump(payload, sort_keys=False, allow_unicode=True)
 

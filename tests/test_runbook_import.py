@@ -151,3 +151,21 @@ def test_the_shipped_examples_import(tmp_path: Path):
     report, _ = seed()
     assert "demo-orders-backup-restore v1" in report.versions_created
     assert seed()[0].versions_created == []
+
+
+def test_an_export_carries_the_systems_its_systems_depend_on():
+    ledger = """
+  - slug: ledger
+    name: Ledger
+    tier: 0
+"""
+    do_import(SYSTEM.replace("    tier: 1\n", "    tier: 1\n    depends_on: [ledger]\n") + ledger, RUNBOOK)
+    exported = yaml.safe_load(export_runbooks(runbook_slugs=["payments-failover"]))
+    assert [s["slug"] for s in exported["systems"]] == ["ledger", "payments"]
+    Step.objects.all().delete()
+    RunbookVersion.objects.all().delete()
+    Runbook.objects.all().delete()
+    System.objects.all().delete()
+    report = import_runbooks(sources=[("export.yaml", yaml.safe_dump(exported))])
+    assert sorted(report.systems_created) == ["ledger", "payments"]
+    assert list(System.objects.get(slug="payments").dependencies.values_list("slug", flat=True)) == ["ledger"]
