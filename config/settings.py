@@ -224,6 +224,9 @@ else:
     # Redis redelivers an unacknowledged message after the visibility timeout. Every task of ours
     # finishes in seconds (long waits are split into polls), so an hour is a generous ceiling.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Countdowns (polls, canary ticks, retry backoff) fire within this many seconds of their time;
+# Celery's default of 1 s would make a 0.5 s canary write once a second.
+CELERY_WORKER_TIMER_PRECISION = 0.1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

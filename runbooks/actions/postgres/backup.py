@@ -69,7 +69,7 @@ class PostgresBackup(Action[BackupParams]):
             role = "standby" if in_recovery(conn) else "primary"
         if not target.path_writable_by_server_user(destination.parent):
             raise ActionFailed(f"{target.os_user!r} cannot write into {destination.parent}")
-        if destination.exists():
+        if target.exists_for_server_user(destination):
             raise ActionFailed(f"{destination} already exists; a backup never overwrites one")
         return {"would": f"back up the {role} at {target.address} into {destination}"}
 
@@ -90,7 +90,7 @@ class PostgresBackup(Action[BackupParams]):
             target.run_as_server_user(["rm", "-rf", str(destination)])
             status = "absent"
         if status == "absent":
-            if destination.exists():
+            if target.exists_for_server_user(destination):
                 raise ActionFailed(f"{destination} already exists and this step did not write it; move it away "
                                    "(a backup never overwrites one)")
             job.start(target.as_server_user([
@@ -153,7 +153,8 @@ class RestoreParams:
 
     def validate(self) -> None:
         if self.backup and self.source:
-            raise ParamError("source", "give either backup (the key of a postgres.backup step) or source (a directory), not both")
+            raise ParamError("source", "give either backup (the key of a postgres.backup step) or source "
+                                       "(a directory), not both")
         if self.source is not None and not self.source.startswith("/"):
             raise ParamError("source", f"must be an absolute path, got {self.source!r}")
         require_positive("start_timeout", self.start_timeout)
@@ -199,13 +200,13 @@ class PostgresRestore(Action[RestoreParams]):
         if started_at is not None:
             if (ctx.now() - started_at).total_seconds() < START_GRACE_SECONDS:
                 return PollAgain(after_seconds=0.2)  # pg_ctl -W returned before the postmaster wrote its pid file
-            raise ActionFailed(f"the server restored into {target.data_dir} stopped while starting: {target.server_log_tail()}")
+            raise ActionFailed(f"the server restored into {target.data_dir} stopped while starting: "
+                               f"{target.server_log_tail()}")
         copy = workdir.job("copy")
         status = copy.status
         staging = target.data_dir.with_name(target.data_dir.name + ".restoring")
         if status in ("failed", "lost") and fresh_attempt:
             copy.set_aside()
-            target.run_as_server_user(["rm", "-rf", str(staging)])
             status = "absent"
         if status == "absent":
             if target.exists_for_server_user(target.data_dir):
@@ -216,9 +217,11 @@ class PostgresRestore(Action[RestoreParams]):
                                    "postgres.fault) or restore to another port; nothing was changed")
             if not target.exists_for_server_user(backup):
                 raise ActionFailed(f"the backup {backup} does not exist (or {target.os_user!r} cannot read it)")
-            # Copy beside, then rename: a half-copied directory never looks like a restored one.
+            # Copy beside, then rename: a half-copied directory never looks like a restored one. The
+            # staging folder belongs to restores of this data_dir: what a failed one left is dropped.
             copy.start(target.as_server_user([
-                "sh", "-c", 'cp -a "$1" "$2" && mv "$2" "$3"', "sh", str(backup), str(staging), str(target.data_dir),
+                "sh", "-c", 'rm -rf "$2" && cp -a "$1" "$2" && mv "$2" "$3"', "sh", str(backup), str(staging),
+                str(target.data_dir),
             ]))
             return PollAgain(after_seconds=0.2)
         if status == "running":

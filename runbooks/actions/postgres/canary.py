@@ -20,7 +20,8 @@ CANARY_TABLE = "drdrill_canary"
 CREATE = sql.SQL("CREATE TABLE IF NOT EXISTS {} (drill_id integer NOT NULL, seq integer NOT NULL, "
                  "written_at timestamptz NOT NULL, PRIMARY KEY (drill_id, seq))").format(sql.Identifier(CANARY_TABLE))
 INSERT = sql.SQL("INSERT INTO {} (drill_id, seq, written_at) VALUES (%s, %s, %s) "
-                 "ON CONFLICT (drill_id, seq) DO UPDATE SET written_at = excluded.written_at").format(sql.Identifier(CANARY_TABLE))
+                 "ON CONFLICT (drill_id, seq) DO UPDATE SET written_at = excluded.written_at").format(
+    sql.Identifier(CANARY_TABLE))
 NEWEST = sql.SQL("SELECT seq, written_at FROM {} WHERE drill_id = %s ORDER BY seq DESC LIMIT 1").format(
     sql.Identifier(CANARY_TABLE))
 
@@ -57,5 +58,6 @@ class PostgresCanary:
         except psycopg.errors.UndefinedTable:
             return None
         except psycopg.Error as error:
-            raise ActionFailed(f"cannot read the canary from {self.target.address}: {' '.join(str(error).split())}") from None
+            raise ActionFailed(f"cannot read the canary from {self.target.address}: "
+                               f"{' '.join(str(error).split())}") from None
         return {"seq": row[0], "written_at": row[1].isoformat()} if row else None

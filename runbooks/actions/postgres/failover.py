@@ -29,6 +29,7 @@ from .target import (
     follows,
     in_recovery,
     is_superuser_or,
+    role_now,
     timeline,
     wal_receiver,
 )
@@ -114,7 +115,8 @@ class PostgresPromote(Action[PromoteParams]):
         state = dict(ctx.state)
         promoted = promote_until_writable(target, ctx, state)
         if promoted is None:
-            return PollAgain(after_seconds=0.1, state=state, evidence={"pg_promote_requested_at": state.get("promote_requested_at")})
+            return PollAgain(after_seconds=0.1, state=state,
+                             evidence={"pg_promote_requested_at": state.get("promote_requested_at")})
         evidence = {**promoted, "standby_before": state.get("before"), "seen_standby_at": state.get("seen_standby_at"),
                     "attempt": ctx.attempt}
         return Done(evidence=evidence, marks={"service_restored": datetime.fromisoformat(promoted["accepts_writes_at"])})
@@ -143,10 +145,15 @@ class PostgresSwitchover(Action[SwitchoverParams]):
         return STOP_SECONDS + TOOL_TIMEOUT + SQL_CALL_TIMEOUT
 
     def plan(self, params: SwitchoverParams, ctx: StepContext) -> dict[str, Any]:
+        # A failback runbook makes the pair in earlier steps (rebuild_standby): the roles it needs are
+        # checked by run(), before anything is done; here only what no earlier step changes.
         primary, standby = PgTarget.of(ctx, params.primary), PgTarget.of(ctx, params.target)
-        report = self._check_pair(primary, standby)
+        primary.tool("pg_ctl")
+        primary.tool("pg_controldata")
         return {"would": f"stop {primary.address} cleanly, wait for {standby.address} to replay its last WAL, "
-                         "promote it", **report}
+                         "promote it",
+                "primary_role_now": role_now(primary), "target_role_now": role_now(standby),
+                "note": f"when this step runs, {standby.name!r} must stream from the primary {primary.name!r}"}
 
     def run(self, params: SwitchoverParams, ctx: StepContext) -> Outcome:
         primary, standby = PgTarget.of(ctx, params.primary), PgTarget.of(ctx, params.target)
@@ -171,9 +178,10 @@ class PostgresSwitchover(Action[SwitchoverParams]):
         if state["phase"] == "stop":
             stop_at = workdir.read_note("stop")
             if primary.server_running():
-                # Writes stop here: note the time first, so a redelivery keeps it as the outage start.
-                stop_at = ctx.now()
-                workdir.note("stop", stop_at)
+                if stop_at is None:
+                    # Writes stop here: note the time first, so a redelivery keeps it as the outage start.
+                    stop_at = ctx.now()
+                    workdir.note("stop", stop_at)
                 primary.run_tool("pg_ctl", "stop", "-D", str(primary.data_dir), "-m", "fast", "-w",
                                  "-t", str(STOP_SECONDS), timeout=STOP_SECONDS + 5)
             elif stop_at is None:
@@ -183,7 +191,8 @@ class PostgresSwitchover(Action[SwitchoverParams]):
             if control.get("Database cluster state") != "shut down":
                 raise ActionFailed(f"the primary {primary.name!r} did not shut down cleanly (state: "
                                    f"{control.get('Database cluster state')}); a switchover cannot promise no data loss. "
-                                   f"{standby.name!r} was not promoted: start the primary again, or fail over with postgres.promote")
+                                   f"{standby.name!r} was not promoted: start the primary again, or fail over with "
+                                   "postgres.promote")
             state.update(phase="catchup", stop_requested_at=stop_at.isoformat(), stopped_at=ctx.now().isoformat(),
                          shutdown_checkpoint_lsn=control["Latest checkpoint location"])
         if state["phase"] == "catchup":
@@ -234,7 +243,8 @@ class RebuildParams:
 
     def validate(self) -> None:
         if self.method not in REBUILD_METHODS:
-            raise ParamError("method", f"must be 'rewind' (falls back to a base backup) or 'base_backup', got {self.method!r}")
+            raise ParamError("method", f"must be 'rewind' (falls back to a base backup) or 'base_backup', "
+                                       f"got {self.method!r}")
         require_positive("start_timeout", self.start_timeout)
 
 
@@ -257,21 +267,26 @@ class PostgresRebuildStandby(Action[RebuildParams]):
         if not target.path_writable_by_server_user(target.data_dir.parent):
             raise ActionFailed(f"{target.os_user!r} cannot write into {target.data_dir.parent}, where a fresh base "
                                "backup would go")
-        control = target.control_data()
-        rewindable = control.get("wal_log_hints setting") == "on" or control.get("Data page checksum version", "0") != "0"
-        with source.connect() as conn:
-            source_role = "standby" if in_recovery(conn) else "primary"
-            if not is_superuser_or(conn, "rolreplication"):
-                raise ActionFailed(f"source {source.name!r}: the role {source.binding.get('user')!r} needs the REPLICATION "
-                                   "attribute (or superuser) for a base backup")
-            wal_keep_size = conn.execute("SHOW wal_keep_size").fetchone()[0]
+        if target.exists_for_server_user(target.data_dir):
+            control = target.control_data()
+            # pg_rewind needs hint bits in the WAL; without them the step falls back to a base backup.
+            rewindable = (control.get("wal_log_hints setting") == "on"
+                          or control.get("Data page checksum version", "0") != "0")
+            target_role = role_now(target)
+        else:
+            rewindable, target_role = False, "no data directory yet"
+        facts: dict[str, Any] = {"target_role_now": target_role, "source_role_now": role_now(source),
+                                 "rewind_possible": rewindable}
+        if facts["source_role_now"] != "stopped":
+            with source.connect() as conn:
+                if not is_superuser_or(conn, "rolreplication"):
+                    raise ActionFailed(f"source {source.name!r}: the role {source.binding.get('user')!r} needs the "
+                                       "REPLICATION attribute (or superuser) for a base backup")
+                facts["source_wal_keep_size"] = conn.execute("SHOW wal_keep_size").fetchone()[0]
         return {
             "would": f"make {target.name!r} ({target.data_dir}) a standby of {source.address}: "
                      + ("pg_rewind, else a fresh base backup" if params.method == "rewind" else "a fresh base backup"),
-            "target_running_now": target.server_running(),
-            "source_role_now": source_role,
-            "rewind_possible": rewindable,
-            "source_wal_keep_size": wal_keep_size,
+            **facts,
             "note": "the target must be stopped and the source a primary when this step runs",
         }
 
@@ -287,7 +302,7 @@ class PostgresRebuildStandby(Action[RebuildParams]):
         state = dict(ctx.state)
         started_at = workdir.read_note("start")
         if target.server_running():
-            return self._check_running(params, target, source, workdir, state, started_at, ctx)
+            return self._check_running(params, target, source, state, started_at, ctx)
         if started_at is not None:
             if (ctx.now() - started_at).total_seconds() < START_GRACE_SECONDS:
                 return PollAgain(after_seconds=0.2, state=state)  # the postmaster has not written its pid file yet
@@ -303,10 +318,10 @@ class PostgresRebuildStandby(Action[RebuildParams]):
                 return self._start(target, workdir, state, ctx, method="pg_rewind", output=rewind.output_tail())
             # pg_rewind could not do it (no WAL back to the divergence, no wal_log_hints...): start afresh.
             state["rewind_failed"] = rewind.output_tail()
-            return self._begin_base_backup(target, source, base_backup, workdir, state, ctx)
+            return self._begin_base_backup(target, source, base_backup, state, ctx)
         self._check_source(source)
         if params.method == "base_backup":
-            return self._begin_base_backup(target, source, base_backup, workdir, state, ctx)
+            return self._begin_base_backup(target, source, base_backup, state, ctx)
         rewind.start(target.as_server_user([
             target.tool("pg_rewind"), "--target-pgdata", str(target.data_dir),
             "--source-server", source.tool_conninfo(), "--write-recovery-conf", "--progress",
@@ -322,8 +337,8 @@ class PostgresRebuildStandby(Action[RebuildParams]):
             # server only updates at its next checkpoint.
             conn.execute("CHECKPOINT")
 
-    def _check_running(self, params: RebuildParams, target: PgTarget, source: PgTarget, workdir: StepWorkdir,
-                       state: dict[str, Any], started_at: datetime | None, ctx: StepContext) -> Outcome:
+    def _check_running(self, params: RebuildParams, target: PgTarget, source: PgTarget, state: dict[str, Any],
+                       started_at: datetime | None, ctx: StepContext) -> Outcome:
         try:
             with target.connect() as conn:
                 recovering = in_recovery(conn)
@@ -335,7 +350,8 @@ class PostgresRebuildStandby(Action[RebuildParams]):
             receiver, recovering, report = None, True, None  # still starting up
         if not recovering:
             raise ActionFailed(f"{target.name!r} ({target.address}) is running as a primary; stop it before it is "
-                               f"rebuilt as a standby of {source.name!r} (a postgres.fault step stops it); nothing was changed")
+                               f"rebuilt as a standby of {source.name!r} (a postgres.fault step stops it); "
+                               "nothing was changed")
         if follows(receiver, source):
             return Done(evidence={
                 "standby": target.name,
@@ -358,11 +374,14 @@ class PostgresRebuildStandby(Action[RebuildParams]):
                                f"{target.server_log_tail()}")
         return PollAgain(after_seconds=0.2, state=state)
 
-    def _begin_base_backup(self, target: PgTarget, source: PgTarget, job: Job, workdir: StepWorkdir,
-                           state: dict[str, Any], ctx: StepContext) -> Outcome:
+    def _begin_base_backup(self, target: PgTarget, source: PgTarget, job: Job, state: dict[str, Any],
+                           ctx: StepContext) -> Outcome:
         # Never delete a data directory: keep the old one beside the new, for the record.
         aside = target.data_dir.with_name(f"{target.data_dir.name}.drill{ctx.drill_id}-{ctx.step_key}-before-rebuild")
-        if target.data_dir.exists() and not aside.exists():
+        if target.exists_for_server_user(target.data_dir):
+            if target.exists_for_server_user(aside):
+                raise ActionFailed(f"cannot move {target.data_dir} aside: {aside} already exists; move one of them "
+                                   "away (nothing was changed)")
             target.run_as_server_user(["mv", str(target.data_dir), str(aside)])
         state["set_aside"] = str(aside)
         job.start(target.as_server_user([
@@ -380,10 +399,11 @@ class PostgresRebuildStandby(Action[RebuildParams]):
             return self._start(target, workdir, state, ctx, method="base backup", output=job.output_tail())
         if not fresh_attempt:
             raise ActionFailed(f"pg_basebackup from {source.name!r} into {target.data_dir} failed: {job.output_tail()}")
-        # A new attempt after a failed base backup: what the failed one wrote is ours, start again.
+        # A new attempt after a failed base backup: the data directory is that backup's partial copy
+        # (the real one was moved aside first), so it is this step's own to remove.
         job.set_aside()
         target.run_as_server_user(["rm", "-rf", str(target.data_dir)])
-        return self._begin_base_backup(target, source, job, workdir, state, ctx)
+        return self._begin_base_backup(target, source, job, state, ctx)
 
     def _start(self, target: PgTarget, workdir: StepWorkdir, state: dict[str, Any], ctx: StepContext, *,
                method: str, output: str) -> Outcome:

@@ -85,8 +85,9 @@ class PostgresFault(Action[FaultParams]):
             # Redelivered after the stop: the outage began when the lost attempt stopped the server.
             return self._done(target, "stop", requested, ctx, already=True)
         check_serves_data_dir(target)
-        # The outage starts the moment the stop is sent; note it first, so a redelivery keeps that time.
-        at = ctx.now()
+        # The outage starts the moment the stop is sent; note it first, so a redelivery keeps that time
+        # (also when the lost attempt's stop is still under way).
+        at = requested or ctx.now()
         workdir.note("outage", at)
         target.run_tool("pg_ctl", "stop", "-D", str(target.data_dir), "-m", "immediate", "-w", "-t", str(STOP_SECONDS),
                         timeout=STOP_SECONDS + 5)

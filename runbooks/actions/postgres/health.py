@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from ..base import Action, ActionFailed, Done, Outcome, ParamError, PollAgain, StepContext, require_positive
-from .target import PgTarget, accepts_writes, in_recovery, timeline, wal_receiver
+from .target import PgTarget, accepts_writes, in_recovery, role_now, timeline, wal_receiver
 
 ROLES = ("primary", "standby")
 PROBE_BURST_SECONDS = 2.0
@@ -87,6 +87,11 @@ class PostgresReplicationStatus(Action[StatusParams]):
     changes = "nothing (reads pg_stat_replication / pg_stat_wal_receiver)"
 
     def plan(self, params: StatusParams, ctx: StepContext) -> dict[str, Any]:
+        # Earlier steps may start, stop or promote this server: report what it is now, require nothing.
+        target = PgTarget.of(ctx, params.target)
+        role = role_now(target)
+        if role == "stopped":
+            return {"would": f"read the replication status of {params.target!r}", "role_now": role}
         return {"would": f"read the replication status of {params.target!r}", **self._observe(params, ctx)}
 
     def run(self, params: StatusParams, ctx: StepContext) -> Outcome:

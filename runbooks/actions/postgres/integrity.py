@@ -18,7 +18,8 @@ from ..base import Action, ActionFailed, Done, Outcome, ParamError, StepContext
 from .target import QUALIFIED_NAME, PgTarget, table_identifier
 
 CHECKSUM_METHOD = "count(*) and sum of the first 60 bits of md5(row::text) over all rows"
-TABLE_SUMMARY = sql.SQL("SELECT {name}, count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint), 0)::text "
+TABLE_SUMMARY = sql.SQL("SELECT {name}, count(*), "
+                        "coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint), 0)::text "
                         "FROM {table} AS t")
 
 

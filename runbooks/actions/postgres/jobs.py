@@ -1,9 +1,10 @@
 """Long server-control commands (pg_basebackup, pg_rewind, copying a backup) run detached from the
 worker, so no call outlives its time limit and a killed worker does not kill the command.
 
-Each step run gets a folder on the database host (under the drdrill data folder, named by the step
-run's idempotency key, so a redelivered step finds what its predecessor started). A job there keeps:
-- ``pid``: the wrapper shell, to tell a running job from one whose host restarted;
+Each step run gets a folder on the database host (under the temporary folder, private to the
+worker's OS user, named by the step run's idempotency key and start time, so a redelivered step finds
+what its predecessor started, and a retried step starts afresh). A job there keeps:
+- ``pid``: the wrapper process, to tell a running job from one whose host restarted;
 - ``log``: every output line of the command, prefixed with the host clock's epoch time at the moment
   the line was written, ending with ``drdrill-exit <code>``. Line times are how a backup's consistent
   point is timed (the moment pg_basebackup reported its WAL end point), to the millisecond.
@@ -14,27 +15,39 @@ reads them to tell its own earlier work from a state it did not cause.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
-from django.conf import settings
-
-from ..base import StepContext
+from ..base import ActionFailed, StepContext
 
 EXIT_MARK = "drdrill-exit "
-# The wrapper: record its pid, run the command, stamp every output line with the host clock.
-JOB_BODY = r"""echo $$ > "$DRDRILL_JOB/pid"
-{ "$@" 2>&1; echo "drdrill-exit $?"; } </dev/null | while IFS= read -r line; do
-  printf '%s %s\n' "$(date +%s.%N)" "$line"
-done >> "$DRDRILL_JOB/log"
+JOB_MARK = "drdrill-job"
+# The wrapper, run by the worker's own Python: it detaches (forks, and the parent exits at once, so it
+# is never a zombie of the worker), records its pid, runs the command and stamps each output line
+# with the host clock as it arrives.
+RUNNER = r"""
+import os, subprocess, sys, time
+if os.fork():
+    os._exit(0)
+folder, argv = sys.argv[2], sys.argv[3:]
+with open(os.path.join(folder, "pid"), "w") as pid_file:
+    pid_file.write(str(os.getpid()))
+with open(os.path.join(folder, "log"), "a", buffering=1) as log:
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, errors="replace")
+    except OSError as error:
+        log.write(f"{time.time():.6f} {error}\n{time.time():.6f} drdrill-exit 127\n")
+        sys.exit()
+    for line in process.stdout:
+        log.write(f"{time.time():.6f} {line.rstrip()}\n")
+    log.write(f"{time.time():.6f} drdrill-exit {process.wait()}\n")
 """
-# Started through a shell that exits at once, so the wrapper is re-parented and never a zombie of
-# the worker; start_new_session keeps it out of the worker's process group.
-LAUNCH = 'sh -c "$DRDRILL_JOB_BODY" drdrill-job "$@" </dev/null >/dev/null 2>&1 &'
 
 
 @dataclass(frozen=True)
@@ -58,9 +71,10 @@ class Job:
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         # mkdir fails if the job exists: one start per job, whoever asks.
         self.folder.mkdir()
-        full_env = {**os.environ, **(env or {}), "DRDRILL_JOB": str(self.folder), "DRDRILL_JOB_BODY": JOB_BODY}
-        subprocess.run(["sh", "-c", LAUNCH, "sh", *argv], env=full_env, cwd="/", start_new_session=True,
-                       check=True, timeout=10)
+        # A session of its own: stopping the worker's process group does not stop the job.
+        subprocess.run([sys.executable, "-c", RUNNER, JOB_MARK, str(self.folder), *argv], env={**os.environ, **(env or {})},
+                       cwd="/", start_new_session=True, check=True, timeout=10, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def lines(self) -> list[LogLine]:
         try:
@@ -91,7 +105,7 @@ class Job:
             # Launched a moment ago and not yet written its pid, or never started.
             return self.folder.exists() and _age_seconds(self.folder) < 10
         try:
-            return b"drdrill-job" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            return JOB_MARK.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return False
 
@@ -124,12 +138,23 @@ def _age_seconds(path: Path) -> float:
     return datetime.now().timestamp() - path.stat().st_mtime
 
 
+def steps_root() -> Path:
+    """This worker user's folder of step folders; refused if someone else owns it."""
+    root = Path(tempfile.gettempdir()) / f"drdrill-postgres-steps-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    if root.stat().st_uid != os.getuid() or root.is_symlink():
+        raise ActionFailed(f"{root} belongs to another user; remove it so the worker can keep its step records there")
+    return root
+
+
 class StepWorkdir:
     """The folder of one step run on this host: its jobs and its notes."""
 
     def __init__(self, ctx: StepContext) -> None:
-        self.folder = Path(settings.DATA_DIR) / "postgres-steps" / ctx.idempotency_key
-        self._now = ctx.now
+        # The step run's id, stable across redeliveries, and when it started: ids start again at 1
+        # in a new drdrill database, and a retried step starts afresh.
+        started = f"-{ctx.started_at:%Y%m%dT%H%M%S%f}" if ctx.started_at else ""
+        self.folder = steps_root() / f"{ctx.idempotency_key}{started}"
 
     def job(self, name: str) -> Job:
         return Job(self.folder / name)
@@ -145,9 +170,6 @@ class StepWorkdir:
             return datetime.fromisoformat((self.folder / f"{name}.note").read_text())
         except FileNotFoundError:
             return None
-
-    def discard(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class HostClock:

@@ -16,6 +16,7 @@ import getpass
 import os
 import re
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,8 @@ def binding_problems(binding: dict[str, Any]) -> list[tuple[str, str]]:
         problems.append(("port", f"gives {len(ports)} ports for {len(hosts)} hosts; give one, or one per host"))
     env = binding.get("password_env")
     if env is not None and (not isinstance(env, str) or not ENV_NAME.match(env)):
-        problems.append(("password_env", f"must be the name of an environment variable (e.g. SHOP_DB_PASSWORD), got {env!r}"))
+        problems.append(("password_env", "must be the name of an environment variable (e.g. SHOP_DB_PASSWORD), "
+                                         f"got {env!r}"))
     if binding.get("sslmode") is not None and binding["sslmode"] not in SSLMODES:
         problems.append(("sslmode", f"must be one of {', '.join(sorted(SSLMODES))}"))
     attrs = binding.get("target_session_attrs")
@@ -192,11 +194,11 @@ class PgTarget:
                     else " Name the password with password_env, service or passfile.")
         elif "no password supplied" in text:
             hint = " The server asks for a password: name it with password_env, service or passfile."
-        elif "Connection refused" in text:
-            hint = " Is the server running and accepting TCP connections there?"
         elif "timeout expired" in text:
             hint = " The host did not answer: check the address and the network."
-        return ActionFailed(f"cannot connect to PostgreSQL target {self.name!r} ({self.address}): {text}.{hint}")
+        if hint:
+            text = text.rstrip(".") + "." + hint
+        return ActionFailed(f"cannot connect to PostgreSQL target {self.name!r} ({self.address}): {text}")
 
     def tool_conninfo(self, **overrides: Any) -> str:
         """A connection string for pg_basebackup / pg_rewind; the password goes in tool_env()."""
@@ -246,7 +248,8 @@ class PgTarget:
         current = getpass.getuser()
         if self.binding.get("os_user") and self.binding["os_user"] != current:
             raise ActionFailed(f"target {self.name!r}: PostgreSQL tools must run as {self.os_user!r}, but the worker "
-                               f"runs as {current!r} (not root, so it cannot switch user); run the worker as {self.os_user!r}")
+                               f"runs as {current!r} (not root, so it cannot switch user); run the worker as "
+                               f"{self.os_user!r}")
         return argv
 
     def run_tool(self, name: str, *args: str, timeout: float = TOOL_TIMEOUT, check: bool = True,
@@ -362,14 +365,31 @@ def wal_receiver(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
 
 
 def follows(receiver: dict[str, Any] | None, source: PgTarget) -> bool:
-    """Whether a standby's WAL receiver streams from ``source`` (matched by port, and by host when
-    the receiver reports a TCP host)."""
-    if not receiver or receiver["status"] != "streaming":
-        return False
-    if receiver["sender_port"] != source.first_port:
+    """Whether a standby's WAL receiver streams from ``source``: same port, and the same host by
+    name or address (a Unix socket directory counts as the database host itself)."""
+    if not receiver or receiver["status"] != "streaming" or receiver["sender_port"] != source.first_port:
         return False
     host = receiver["sender_host"]
-    return host is None or host.startswith("/") or host in source.hosts
+    if host is None or host.startswith("/") or host in source.hosts:
+        return True
+    return bool(_addresses(host) & set().union(*(_addresses(h) for h in source.hosts)))
+
+
+def _addresses(host: str) -> set[str]:
+    try:
+        return {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return set()
+
+
+def role_now(target: PgTarget) -> str:
+    """For plans: ``primary``, ``standby``, or ``stopped`` (a server of this host that is not
+    running, which an earlier step may be about to change). A running server that cannot be
+    reached, or refuses the credentials, is an error."""
+    if target.binding.get("data_dir") and not target.server_running():
+        return "stopped"
+    with target.connect() as conn:
+        return "standby" if in_recovery(conn) else "primary"
 
 
 def is_superuser_or(conn: psycopg.Connection[Any], attribute: str) -> bool:
