@@ -348,7 +348,8 @@ def record_outcome(step_run_id: int, token: str, outcome: Outcome | Failure) -> 
             step_run.status = StepRun.Status.WAITING
             step_run.evidence = {"instructions": outcome.instructions}
             Drill.objects.filter(pk=drill.pk, status=Drill.Status.RUNNING).update(status=Drill.Status.WAITING)
-            record_event(drill.pk, "step.waiting", f"{label} waits for a participant: {outcome.instructions}",
+            who = "an approver's decision" if step.action == APPROVAL_ACTION else "a participant"
+            record_event(drill.pk, "step.waiting", f"{label} waits for {who}: {outcome.instructions}",
                          step_run=step_run, at=now)
         else:
             assert isinstance(outcome, Failure)
@@ -416,6 +417,12 @@ def abort_drill(*, drill: Drill, user: Any, reason: str) -> None:
             status=StepRun.Status.CANCELLED, finished_at=now)
         _stop_canary(drill.pk, "drill aborted")
         record_event(drill.pk, "drill.aborted", f"Drill aborted by {user}: {reason}", actor=user, at=now)
+        if outage_left_open(drill.pk):
+            # Abort stops the drill, not the outage it caused: say so where nobody can miss it.
+            warning = (f"The outage this drill started was not recovered: {drill.system} may still be down. "
+                       "Recover it by hand or with its recovery runbook.")
+            Drill.objects.filter(pk=drill.pk).update(outcome=f"Aborted by {user}: {reason}. {warning}")
+            record_event(drill.pk, "drill.outage_left_open", warning, actor=user, at=now)
 
 
 def retry_step(*, step_run: StepRun, user: Any) -> None:
@@ -472,6 +479,12 @@ def _resume_at(step_run: StepRun, user: Any, *, skip_reason: str | None) -> None
 
 
 # --- the canary writer ------------------------------------------------------------------------------
+
+def outage_left_open(drill_id: int) -> bool:
+    """The drill marked outage_start and no step marked service_restored."""
+    marks = [m for m in StepRun.objects.filter(drill_id=drill_id).exclude(marks={}).values_list("marks", flat=True)]
+    return any("outage_start" in m for m in marks) and not any("service_restored" in m for m in marks)
+
 
 def outage_started_at(drill_id: int) -> Any:
     from datetime import datetime

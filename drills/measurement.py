@@ -64,10 +64,7 @@ def measure_rto(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[dateti
     target = float(drill.system.rto_target_seconds)
     if "outage_start" not in marks or "service_restored" not in marks:
         missing = [m for m in ("outage_start", "service_restored") if m not in marks]
-        return MeasurementResult(
-            "rto", None, target, "not measured",
-            {"reason": f"no step set the mark(s) {', '.join(missing)}: the runbook must mark them, and the steps "
-                       "that carry them must succeed"})
+        return MeasurementResult("rto", None, target, "not measured", {"reason": _why_unmarked(runs, missing)})
     outage_at, outage_run = marks["outage_start"]
     restored_at, restored_run = marks["service_restored"]
     value = (restored_at - outage_at).total_seconds()
@@ -98,6 +95,18 @@ def measure_rto(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[dateti
     else:
         method = "step marks: service_restored − outage_start"
     return MeasurementResult("rto", value, target, method, evidence, error_bound_seconds=error_bound)
+
+
+def _why_unmarked(runs: list[StepRun], missing: list[str]) -> str:
+    reasons = []
+    for mark in missing:
+        carriers = [run for run in runs if mark in (run.step.marks or [])]
+        if not carriers:
+            reasons.append(f"no step of the runbook marks {mark}")
+        else:
+            run = carriers[0]
+            reasons.append(f"step {run.position} “{run.step.name}”, which marks {mark}, was {run.get_status_display().lower()}")
+    return "; ".join(reasons)
 
 
 def rto_phases(runs: list[StepRun], start: datetime, end: datetime) -> dict[str, float]:

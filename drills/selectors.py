@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
-from runbooks.models import System
+from runbooks.models import DrillKind, System
 
 from .models import Drill, Measurement
 
 
 def systems_with_last_drill() -> QuerySet[System]:
-    """Systems annotated with their newest finished live drill's id (one query, no N+1)."""
+    """Systems annotated with their newest finished live drill's id (one query, no N+1). Tabletop
+    exercises prove no figure, so they never replace a measured drill here."""
     last = (Drill.objects.filter(system=OuterRef("pk"), mode=Drill.Mode.LIVE, status__in=Drill.FINISHED)
-            .order_by("-created_at").values("pk")[:1])
+            .exclude(kind=DrillKind.TABLETOP).order_by("-created_at").values("pk")[:1])
     return System.objects.annotate(last_drill_id=Subquery(last)).order_by("tier", "name")
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("runbooks/<slug:slug>/start/", views.drill_start, name="drill_start"),
     path("drills/<int:pk>/", views.drill_detail, name="drill_detail"),
     path("drills/<int:pk>/progress/", views.drill_progress_partial, name="drill_progress"),
+    path("drills/<int:pk>/evidence.json", views.drill_evidence, name="drill_evidence"),
     path("drills/<int:pk>/abort/", views.drill_abort, name="drill_abort"),
     path("drills/<int:pk>/approve/", views.drill_approve, name="drill_approve"),
     path("drills/<int:pk>/reject/", views.drill_reject, name="drill_reject"),

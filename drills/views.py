@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,6 +17,7 @@ from runbooks.models import Runbook
 from . import selectors, services
 from .models import Drill, StepRun
 from .progress import drill_progress
+from .report import drill_evidence_pack
 
 
 @require_GET
@@ -158,3 +159,12 @@ def step_approve(request: HttpRequest, pk: int, position: int) -> HttpResponse:
 @requires(Capability.APPROVE)
 def step_reject(request: HttpRequest, pk: int, position: int) -> HttpResponse:
     return _decide(request, pk, services.reject_step, step_run=_step_run(pk, position))
+
+
+@require_GET
+@requires(Capability.VIEW)
+def drill_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_object_or_404(Drill.objects.select_related("runbook_version__runbook", "system", "started_by"), pk=pk)
+    response = JsonResponse(drill_evidence_pack(drill), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="drill-{drill.pk}-evidence.json"'
+    return response

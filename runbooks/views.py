@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Capability, requires
 from drills import selectors as drill_selectors
@@ -65,9 +66,12 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     })
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @requires(Capability.COORDINATE)
 def runbook_import(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        # Where a refused import leaves the address bar: take the person back to the form.
+        return redirect(f"{reverse('runbooks:runbook_list')}#import")
     form = RunbookImportForm(request.POST, request.FILES)
     problems: list[str] = []
     if form.is_valid():

@@ -26,6 +26,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DRDRILL_LOG_FORMAT", "plain")  # a person reads this terminal; production logs JSON
     manage("migrate", "--no-input", "-v", "0")
+    manage("collectstatic", "--no-input", "-v", "0")
     manage("demo")
     sys.path.insert(0, str(ROOT))
     import django

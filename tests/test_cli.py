@@ -54,3 +54,12 @@ def test_dry_run_from_the_cli(worker, import_yaml, orders_db, orders_service):
 def test_an_unknown_runbook_is_a_clear_error(db):
     with pytest.raises(CommandError, match="no runbook 'nope'; import it first"):
         call_command("drill", "run", "nope")
+
+
+def test_with_json_a_refusal_is_json_too(db):
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("drill", "run", "nope", "--json", stdout=out)
+    assert exited.value.code == 1
+    assert json.loads(out.getvalue()) == {"status": "refused",
+                                          "error": "no runbook 'nope'; import it first (manage.py runbooks import PATH)"}

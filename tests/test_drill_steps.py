@@ -174,3 +174,29 @@ def test_a_dry_run_fails_on_a_missing_resource(worker, import_yaml, start_drill,
     backup = drill.step_runs.get(position=2)
     assert "cannot open SQLite database" in backup.error and str(missing) in backup.error
     assert not missing.exists()
+
+
+def test_aborting_during_an_outage_says_the_service_was_left_down(worker, import_yaml, start_drill, orders_db, service,
+                                                                 coordinator):
+    import_yaml(*system_and_runbook(orders_db, service.url, """
+      - name: Lose the database
+        action: sqlite.fault
+        params: {target: db}
+        marks: [outage_start]
+      - name: Wait before restoring
+        action: wait
+        params: {seconds: 30}
+      - name: Check health
+        action: http.request
+        params: {url: "http://127.0.0.1:9/health"}
+        marks: [service_restored]
+"""))
+    drill = start_drill("drill-under-test")
+    wait_until(lambda: drill.step_runs.filter(position=2, status=StepRun.Status.POLLING).exists(),
+               message="the outage to start")
+    abort_drill(drill=drill, user=coordinator, reason="the restore host is down")
+
+    drill.refresh_from_db()
+    assert drill.status == Drill.Status.ABORTED
+    assert "not recovered" in drill.outcome and "Orders may still be down" in drill.outcome
+    assert DrillEvent.objects.filter(drill=drill, kind="drill.outage_left_open").count() == 1

@@ -30,3 +30,21 @@ def test_phases_split_the_outage_by_what_was_happening():
 def test_a_step_still_running_counts_until_the_end():
     phases = rto_phases([run("sqlite.restore", 0, None)], T0, T0 + timedelta(seconds=5))
     assert phases["recover"] == 5.0
+
+
+def marked_run(position: int, name: str, marks: list[str], status: str):
+    from drills.models import StepRun
+
+    return SimpleNamespace(position=position, step=SimpleNamespace(name=name, marks=marks, action="manual.confirm"),
+                           marks={}, get_status_display=lambda: dict(StepRun.Status.choices)[status])
+
+
+def test_an_unmeasured_rto_names_the_step_that_should_have_marked_it():
+    from drills.measurement import measure_rto
+
+    drill = SimpleNamespace(system=SimpleNamespace(rto_target_seconds=60))
+    runs = [marked_run(1, "Pull the plug", ["outage_start"], "skipped"), marked_run(2, "Check", [], "succeeded")]
+    result = measure_rto(drill, runs, {})
+    assert result.value_seconds is None
+    assert result.evidence["reason"] == ("step 1 “Pull the plug”, which marks outage_start, was skipped; "
+                                         "no step of the runbook marks service_restored")

@@ -175,3 +175,53 @@ def test_the_progress_partial_swaps_nothing_when_nothing_changed(worker, signed_
     assert drill.status == Drill.Status.ABORTED
     assert signed_in.get(f"/drills/{drill.pk}/progress/?seen={seen}").status_code == 200
     assert drill.step_runs.get().status == StepRun.Status.CANCELLED
+
+
+@pytest.mark.django_db
+def test_a_tabletop_exercise_does_not_replace_a_systems_measured_figures(signed_in: Client, import_yaml, orders_db,
+                                                                           coordinator):
+    from drills.models import Measurement
+    from runbooks.models import DrillKind
+
+    import_yaml(orders_system_yaml(orders_db, "http://127.0.0.1:9"), runbook_yaml())
+    version = Runbook.objects.get().latest_version
+    live = Drill.objects.create(runbook_version=version, system=version.runbook.system, kind=DrillKind.BACKUP_RESTORE,
+                                status=Drill.Status.SUCCEEDED, started_by=coordinator)
+    Measurement.objects.create(drill=live, kind="rto", value_seconds=252.0, error_bound_seconds=0.5,
+                               target_seconds=3600, met=True, method="test", evidence={})
+    Drill.objects.create(runbook_version=version, system=version.runbook.system, kind=DrillKind.TABLETOP,
+                         status=Drill.Status.SUCCEEDED, started_by=coordinator)
+    page = signed_in.get("/systems/").content.decode()
+    assert f"#{live.pk}</a>" in page and "4 m 12 s" in page
+
+
+@pytest.mark.django_db
+def test_a_person_without_a_role_gets_a_page_that_explains_it(client: Client):
+    from tests.roles import user_with_role
+
+    client.force_login(user_with_role("nemo", None))
+    response = client.get("/")
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "with no role yet" in body and "Sign out" in body
+
+
+@pytest.mark.django_db
+def test_the_import_address_leads_back_to_the_form(signed_in: Client):
+    response = signed_in.get("/runbooks/import/")
+    assert response.status_code == 302 and response["Location"] == "/runbooks/#import"
+
+
+def test_the_evidence_pack_holds_steps_figures_and_timeline(worker, signed_in: Client, import_yaml, orders_db,
+                                                            orders_service):
+    import_yaml(orders_system_yaml(orders_db, orders_service), runbook_yaml())
+    signed_in.post("/runbooks/demo-orders-backup-restore/start/", {"mode": "live"})
+    drill = wait_for_drill(Drill.objects.get(), timeout=90)
+    response = signed_in.get(f"/drills/{drill.pk}/evidence.json")
+    assert response.status_code == 200
+    pack = response.json()
+    assert pack["status"] == "succeeded" and len(pack["steps"]) == 6
+    rto = next(m for m in pack["measurements"] if m["kind"] == "rto")
+    assert rto["value_seconds"] == pack["rto_seconds"] and rto["evidence"]["outage_start"]["at"]
+    assert pack["steps"][3]["marks"]["outage_start"] == rto["evidence"]["outage_start"]["at"]
+    assert pack["timeline"][0]["kind"] == "drill.started" and pack["timeline"][-1]["kind"] == "drill.succeeded"

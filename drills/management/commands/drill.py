@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.context import audit_origin
 
 from drills.models import Drill
+from drills.report import drill_summary
 from drills.services import DrillActionRefused, drill_start
 from runbooks.models import Runbook
 
@@ -42,6 +43,16 @@ class Command(BaseCommand):
                               "approval in the UI before it starts")
 
     def handle(self, *args, **options) -> None:
+        try:
+            self._run(options)
+        except CommandError as refusal:
+            if not options["json"]:
+                raise
+            # A pipeline parses stdout: a refusal is JSON too, and the exit code says it failed.
+            self.stdout.write(json.dumps({"status": "refused", "error": str(refusal)}))
+            raise SystemExit(1) from None
+
+    def _run(self, options: dict) -> None:
         runbook = Runbook.objects.filter(slug=options["runbook"]).first()
         if runbook is None:
             raise CommandError(f"no runbook {options['runbook']!r}; import it first (manage.py runbooks import PATH)")
@@ -79,32 +90,9 @@ class Command(BaseCommand):
         return user
 
     def _report(self, drill: Drill, as_json: bool) -> None:
+        result = drill_summary(drill)
         measurements = {m.kind: m for m in drill.measurements.all()}
         rto, rpo = measurements.get("rto"), measurements.get("rpo")
-        result = {
-            "drill": drill.pk,
-            "runbook": drill.runbook_version.runbook.slug,
-            "version": drill.runbook_version.number,
-            "mode": drill.mode,
-            "status": drill.status,
-            "outcome": drill.outcome,
-            "rto_seconds": rto.value_seconds if rto else None,
-            "rto_error_bound_seconds": rto.error_bound_seconds if rto else None,
-            "rto_target_seconds": rto.target_seconds if rto else None,
-            "rto_met": rto.met if rto else None,
-            "rpo_seconds": rpo.value_seconds if rpo else None,
-            "rpo_lost_rows": rpo.lost_rows if rpo else None,
-            "rpo_target_seconds": rpo.target_seconds if rpo else None,
-            "rpo_met": rpo.met if rpo else None,
-            "steps": [
-                {"position": s.position, "key": s.step.key, "name": s.step.name, "action": s.step.action,
-                 "status": s.status, "attempt": s.attempt,
-                 "started_at": s.started_at.isoformat() if s.started_at else None,
-                 "finished_at": s.finished_at.isoformat() if s.finished_at else None,
-                 "error": s.error or None}
-                for s in drill.step_runs.select_related("step").order_by("position")
-            ],
-        }
         if as_json:
             self.stdout.write(json.dumps(result))
             return
