@@ -1,19 +1,8 @@
 from django.contrib import admin
 
+from config.read_only_admin import ReadOnlyAdmin
+
 from .models import Approval, Drill, DrillEvent, Measurement, StepRun
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Drill records are evidence: the admin shows them and changes nothing."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Drill)

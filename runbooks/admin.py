@@ -1,24 +1,13 @@
 from django.contrib import admin
 
+from config.read_only_admin import ReadOnlyAdmin
+
 from .models import Runbook, RunbookVersion, Step, System
 
 
-class ImportOnlyAdmin(admin.ModelAdmin):
-    """Systems and runbooks change only by importing YAML (runbooks.services), which validates the
-    whole file and writes the audit trail; the admin shows them."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
+# Systems and runbooks change only by importing YAML (runbooks.services), which validates and audits.
 @admin.register(System)
-class SystemAdmin(ImportOnlyAdmin):
+class SystemAdmin(ReadOnlyAdmin):
     list_display = ("name", "slug", "tier", "environment", "owner", "rto_target_seconds", "rpo_target_seconds")
     list_filter = ("tier", "environment")
     search_fields = ("name", "slug", "owner")
@@ -35,12 +24,12 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(Runbook)
-class RunbookAdmin(ImportOnlyAdmin):
+class RunbookAdmin(ReadOnlyAdmin):
     list_display = ("title", "slug", "system", "kind")
 
 
 @admin.register(RunbookVersion)
-class RunbookVersionAdmin(ImportOnlyAdmin):
+class RunbookVersionAdmin(ReadOnlyAdmin):
     """Versions are immutable: what a drill ran must stay what was planned."""
 
     list_display = ("runbook", "number", "created_at", "created_by", "source_name")

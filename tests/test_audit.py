@@ -15,7 +15,6 @@ from django.test import Client
 
 from accounts.roles import Role
 from audit.models import AuditEntry
-from drills.models import Drill
 from drills.services import abort_drill, drill_start
 from runbooks.models import Runbook
 from tests.conftest import orders_system_yaml

@@ -10,7 +10,7 @@ import pytest
 from celery import current_app
 
 from drills.models import Drill, DrillEvent, StepRun
-from tests.conftest import orders_system_yaml, wait_for_drill, wait_until
+from tests.conftest import wait_for_drill, wait_until
 from tests.test_drill_steps import system_and_runbook
 
 pytestmark = pytest.mark.worker

@@ -8,18 +8,14 @@ are kept, so the RTO is reported with its error bound (see docs/measurement.md).
 from __future__ import annotations
 
 import os
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Action, ActionFailed, Done, Outcome, ParamError, PollAgain, StepContext, require_positive
+from .base import Action, ActionFailed, Done, Outcome, ParamError, StepContext, require_positive
+from .probing import PROBE_BURST_SECONDS, probe_until_healthy
 
-# One poll probes for at most this long before handing the worker back: short enough to stay far
-# below any broker visibility timeout, long enough that sub-second probe intervals stay accurate.
-PROBE_BURST_SECONDS = 2.0
-MAX_PROBES_IN_EVIDENCE = 40
 
 
 @dataclass(frozen=True)
@@ -167,45 +163,11 @@ class HttpWaitHealthy(Action[WaitHealthyParams]):
 
     def poll(self, params: WaitHealthyParams, ctx: StepContext) -> Outcome:
         url = _resolve_url(params, ctx)
-        state = dict(ctx.state) or {"probes": 0, "failures": 0, "streak": 0, "streak_started_at": None,
-                                    "last_failure_at": None, "recent": []}
-        burst_end = time.monotonic() + PROBE_BURST_SECONDS
-        while True:
+
+        def probe_once() -> tuple[bool, str, dict[str, Any]]:
             result = probe(url, timeout=params.probe_timeout, expect_status=params.expect_status)
-            # The probe's time on the measurement clock, read right after the answer came back.
-            at = ctx.now()
-            state["probes"] += 1
-            if result.ok:
-                if state["streak"] == 0:
-                    state["streak_started_at"] = at.isoformat()
-                state["streak"] += 1
-            else:
-                state["failures"] += 1
-                state["streak"] = 0
-                state["streak_started_at"] = None
-                state["last_failure_at"] = at.isoformat()
-            state["recent"] = (state["recent"] + [{"at": at.isoformat(), "ok": result.ok, "status": result.status,
-                                                   "detail": "" if result.ok else result.detail[:120]}])[-MAX_PROBES_IN_EVIDENCE:]
-            if state["streak"] >= params.consecutive:
-                return self._restored(params, url, state)
-            if time.monotonic() + params.interval > burst_end:
-                return PollAgain(after_seconds=params.interval, state=state,
-                                 evidence={"url": url, "probes": state["probes"], "failures": state["failures"]})
-            time.sleep(params.interval)
+            return result.ok, result.detail, {"status": result.status}
 
-    def _restored(self, params: WaitHealthyParams, url: str, state: dict[str, Any]) -> Done:
-        from datetime import datetime
-
-        first_success = datetime.fromisoformat(state["streak_started_at"])
-        evidence = {
-            "url": url,
-            "method": "health probe: first success of a run of consecutive successes",
-            "interval_seconds": params.interval,
-            "consecutive": params.consecutive,
-            "probes": state["probes"],
-            "failures": state["failures"],
-            "first_success_at": state["streak_started_at"],
-            "last_failure_at": state["last_failure_at"],
-            "recent_probes": state["recent"],
-        }
-        return Done(evidence=evidence, marks={"service_restored": first_success})
+        return probe_until_healthy(probe_once, ctx, address=url, interval=params.interval,
+                                   consecutive=params.consecutive,
+                                   method="health probe: first success of a run of consecutive successes")

@@ -3,19 +3,16 @@ when the database service is back (the RTO's ``service_restored``)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from ..base import Action, ActionFailed, Done, Outcome, ParamError, PollAgain, StepContext, require_positive
+from ..base import Action, ActionFailed, Done, Outcome, ParamError, StepContext, require_positive
+from ..probing import PROBE_BURST_SECONDS, probe_until_healthy
 from .target import PgTarget, accepts_writes, in_recovery, role_now, timeline, wal_receiver
 
 ROLES = ("primary", "standby")
-PROBE_BURST_SECONDS = 2.0
-MAX_PROBES_IN_EVIDENCE = 40
 
 
 @dataclass(frozen=True)
@@ -171,44 +168,12 @@ class PostgresWaitHealthy(Action[WaitHealthyParams]):
     def poll(self, params: WaitHealthyParams, ctx: StepContext) -> Outcome:
         target = PgTarget.of(ctx, params.target)
         target.password()
-        state = dict(ctx.state) or {"probes": 0, "failures": 0, "streak": 0, "streak_started_at": None,
-                                    "last_failure_at": None, "recent": []}
-        burst_end = time.monotonic() + PROBE_BURST_SECONDS
-        while True:
-            ok, detail = probe(target, writable=params.writable, timeout=params.probe_timeout)
-            # The probe's time on the measurement clock, read right after its answer came back.
-            at = ctx.now()
-            state["probes"] += 1
-            if ok:
-                if state["streak"] == 0:
-                    state["streak_started_at"] = at.isoformat()
-                state["streak"] += 1
-            else:
-                state["failures"] += 1
-                state["streak"] = 0
-                state["streak_started_at"] = None
-                state["last_failure_at"] = at.isoformat()
-            state["recent"] = (state["recent"] + [{"at": at.isoformat(), "ok": ok, "detail": detail[:160]}]
-                               )[-MAX_PROBES_IN_EVIDENCE:]
-            if state["streak"] >= params.consecutive:
-                return self._restored(params, target, state)
-            if time.monotonic() + params.interval > burst_end:
-                return PollAgain(after_seconds=params.interval, state=state,
-                                 evidence={"url": target.address, "probes": state["probes"], "failures": state["failures"]})
-            time.sleep(params.interval)
 
-    def _restored(self, params: WaitHealthyParams, target: PgTarget, state: dict[str, Any]) -> Done:
-        evidence = {
-            # The same keys as http.wait_healthy: the RTO's error bound is read from them.
-            "url": target.address,
-            "method": ("database probe: first success of a run of consecutive "
-                       + ("committed read-write transactions" if params.writable else "queries")),
-            "interval_seconds": params.interval,
-            "consecutive": params.consecutive,
-            "probes": state["probes"],
-            "failures": state["failures"],
-            "first_success_at": state["streak_started_at"],
-            "last_failure_at": state["last_failure_at"],
-            "recent_probes": state["recent"],
-        }
-        return Done(evidence=evidence, marks={"service_restored": datetime.fromisoformat(state["streak_started_at"])})
+        def probe_once() -> tuple[bool, str, dict[str, Any]]:
+            ok, detail = probe(target, writable=params.writable, timeout=params.probe_timeout)
+            return ok, detail, {}
+
+        what = "committed read-write transactions" if params.writable else "queries"
+        return probe_until_healthy(probe_once, ctx, address=target.address, interval=params.interval,
+                                   consecutive=params.consecutive,
+                                   method=f"database probe: first success of a run of consecutive {what}")
