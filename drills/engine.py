@@ -310,8 +310,11 @@ def perform(step_run: StepRun, phase: str) -> Outcome | Failure:
 
 def record_outcome(step_run_id: int, token: str, outcome: Outcome | Failure) -> None:
     with transaction.atomic():
-        step_run = (StepRun.objects.select_for_update().select_related("step", "drill", "drill__system")
-                    .filter(pk=step_run_id).first())
+        # Lock the step run and its drill only: a lock on the joined step and system rows, which every
+        # drill of the runbook shares, would serialise them all and deadlock with a drill start's
+        # foreign-key checks.
+        step_run = (StepRun.objects.select_for_update(of=("self", "drill"))
+                    .select_related("step", "drill", "drill__system").filter(pk=step_run_id).first())
         if step_run is None or step_run.claim_token != token or step_run.status != StepRun.Status.RUNNING:
             log.warning("step run %s: result of a superseded claim dropped", step_run_id)
             return

@@ -39,7 +39,7 @@ class Drill(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["system", "-created_at"])]
+        indexes = [models.Index(fields=["system", "-created_at"]), models.Index(fields=["-created_at"])]
 
     def __str__(self) -> str:
         return f"Drill #{self.pk} · {self.runbook_version}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
 from runbooks.models import DrillKind, System
@@ -54,9 +56,10 @@ def recent_drills_queryset() -> QuerySet[Drill]:
         "measurements").order_by("-created_at")
 
 
-def systems_overview() -> list[System]:
-    """Every system with ``last_drill`` (its newest finished live drill, measurements prefetched)."""
-    systems = list(systems_with_last_drill().prefetch_related("runbooks"))
+def with_last_drills(systems: Iterable[System]) -> list[System]:
+    """Set ``last_drill`` (newest finished live drill, measurements prefetched) on systems from
+    ``systems_with_last_drill()``: one query for the lot."""
+    systems = list(systems)
     drills = drills_by_id_with_measurements([s.last_drill_id for s in systems])
     for system in systems:
         system.last_drill = drills.get(system.last_drill_id)

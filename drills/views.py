@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -19,13 +20,19 @@ from .models import Drill, StepRun
 from .progress import drill_progress
 from .report import drill_evidence_pack
 
+PAGE_SIZE = 50
+DASHBOARD_ROWS = 25
+
 
 @require_GET
 @requires(Capability.VIEW)
 def home(request: HttpRequest) -> HttpResponse:
+    systems = selectors.systems_with_last_drill()
     return render(request, "drills/home.html", {
-        "active_drills": selectors.active_drills(),
-        "systems": selectors.systems_overview(),
+        "active_drills": selectors.active_drills()[:DASHBOARD_ROWS],
+        # The most critical systems first; the systems page lists them all.
+        "systems": selectors.with_last_drills(systems[:DASHBOARD_ROWS]),
+        "system_count": systems.count(),
         "recent_drills": selectors.recent_drills(10),
     })
 
@@ -33,7 +40,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @requires(Capability.VIEW)
 def drill_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "drills/drill_list.html", {"drills": selectors.recent_drills(200)})
+    page = Paginator(selectors.recent_drills_queryset(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "drills/drill_list.html", {"drills": page.object_list, "page": page})
 
 
 @require_POST

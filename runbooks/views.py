@@ -4,6 +4,7 @@ change state only through services (runbooks.services, drills.services)."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,11 +20,16 @@ from .forms import RunbookImportForm
 from .models import Runbook, System
 from .yaml_format import RunbookFormatError
 
+# Lists are paged: a company has thousands of systems, and a page renders what a person reads.
+PAGE_SIZE = 50
+
 
 @require_GET
 @requires(Capability.VIEW)
 def system_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "runbooks/system_list.html", {"systems": drill_selectors.systems_overview()})
+    page = Paginator(drill_selectors.systems_with_last_drill(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "runbooks/system_list.html",
+                  {"systems": drill_selectors.with_last_drills(page.object_list), "page": page})
 
 
 @require_GET
@@ -40,8 +46,14 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @requires(Capability.VIEW)
 def runbook_list(request: HttpRequest) -> HttpResponse:
-    runbooks = Runbook.objects.select_related("system").prefetch_related("versions").order_by("system__tier", "title")
-    return render(request, "runbooks/runbook_list.html", {"runbooks": runbooks, "form": RunbookImportForm()})
+    return render(request, "runbooks/runbook_list.html", {**runbooks_page(request), "form": RunbookImportForm()})
+
+
+def runbooks_page(request: HttpRequest) -> dict:
+    runbooks = (Runbook.objects.select_related("system").prefetch_related("versions")
+                .order_by("system__tier", "title", "pk"))
+    page = Paginator(runbooks, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {"runbooks": page.object_list, "page": page}
 
 
 @require_GET
@@ -84,9 +96,8 @@ def runbook_import(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Imported. {report.summary().capitalize()}.")
                 return redirect("runbooks:runbook_list")
-    runbooks = Runbook.objects.select_related("system").prefetch_related("versions").order_by("system__tier", "title")
     return render(request, "runbooks/runbook_list.html",
-                  {"runbooks": runbooks, "form": form, "problems": problems}, status=400)
+                  {**runbooks_page(request), "form": form, "problems": problems}, status=400)
 
 
 @require_GET

@@ -1,0 +1,147 @@
+"""What the engine adds to every step, against what Celery alone costs, in one run on one broker.
+
+1. The yardstick: a relay of no-op tasks, each sending the next as its last act. The time from one
+   task's start to the next's is Celery's raw round trip: publish, broker, the worker's consumer,
+   a pool process, the task starting.
+2. Drills of no-op steps, one drill at a time, so that every step waits on the one before it. A step's
+   cycle is the time from its start to the next step's start: the claim, the action (nothing), the
+   recorded result, ``advance`` and the same round trip to the next step. Two kinds of no-op step:
+   dry-run steps (the action's plan() — one message per step) and live ``wait`` steps of 1 ms
+   (run() returns "poll again", so each takes two messages, like every step that polls).
+
+The ratio of the dry-run step cycle to the raw round trip is the figure the target is set on
+(p50 ≤ 2×). Run it once per broker:
+
+    .venv/bin/python -m bench.step_overhead --broker redis
+    .venv/bin/python -m bench.step_overhead --broker filesystem
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from bench.harness import (
+    arguments,
+    configure,
+    machine,
+    percentile,
+    start_workers,
+    stop_workers,
+    summary_ms,
+    superuser,
+    wait_for,
+)
+
+TARGET_RATIO = 2.0
+
+
+def main() -> int:
+    parser = arguments(__doc__.split("\n\n")[0])
+    parser.add_argument("--hops", type=int, default=300, help="no-op relay length (default 300)")
+    parser.add_argument("--drills", type=int, default=10, help="drills per kind of step (default 10)")
+    parser.add_argument("--steps", type=int, default=20, help="steps per drill (default 20)")
+    parser.add_argument("--concurrency", type=int, default=2, help="pool processes of the worker (default 2)")
+    options = parser.parse_args()
+    env = configure("step-overhead", options)
+    workers = start_workers(1, concurrency=options.concurrency, env=env, label="overhead")
+    try:
+        print(f"step_overhead on {machine()}")
+        round_trips = raw_round_trips(options.hops)
+        print(f"raw Celery round trip (no-op relay, {options.hops} hops):  {summary_ms(round_trips)}")
+        user = superuser()
+        cycles: dict[str, list[float]] = {}
+        for mode in ("dry_run", "live"):
+            runbook = import_noop_runbook(user, options.steps, mode)
+            cycles[mode], edges = step_cycles(runbook, user, mode, options.drills)
+            label = "dry-run no-op steps (1 message/step)" if mode == "dry_run" else "live wait 1 ms steps (2 messages/step)"
+            print(f"step cycle, {label}:  {summary_ms(cycles[mode])}")
+            print(f"    drill start → first step start: {summary_ms(edges['first'])}")
+            print(f"    last step end → drill closed:   {summary_ms(edges['last'])}")
+        raw = percentile(round_trips, 50)
+        print("ratio of the step cycle to the raw round trip (p50 / p95 / p99):")
+        for mode, values in cycles.items():
+            ratios = [percentile(values, p) / percentile(round_trips, p) for p in (50, 95, 99)]
+            print(f"    {mode:8}  {ratios[0]:.2f}×  {ratios[1]:.2f}×  {ratios[2]:.2f}×   "
+                  f"engine's own share at p50: {1000 * (percentile(values, 50) - raw):.2f} ms")
+        ratio = percentile(cycles["dry_run"], 50) / raw
+        verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
+        print(f"SUMMARY step_overhead [{env['CELERY_BROKER_URL'].split(':')[0]}]: a no-op step costs "
+              f"{1000 * percentile(cycles['dry_run'], 50):.1f} ms at p50 = {ratio:.2f}× the raw Celery round trip "
+              f"({1000 * raw:.1f} ms); {verdict} the target of ≤ {TARGET_RATIO:.0f}×")
+    finally:
+        stop_workers(workers)
+    return 0
+
+
+def raw_round_trips(hops: int) -> list[float]:
+    from config.celery import app
+
+    intervals: list[float] = []
+    for length, keep in ((20, False), (hops, True)):  # a short relay first warms the pool processes
+        with tempfile.NamedTemporaryFile("r", suffix=".relay", delete=False) as handle:
+            path = Path(handle.name)
+        app.send_task("bench.noop", args=[str(path), length])
+        wait_for(lambda: line_count(path) > length, timeout=120, what="the no-op relay")
+        stamps = [float(line) for line in path.read_text().split()]
+        path.unlink()
+        if keep:
+            intervals = [b - a for a, b in zip(stamps, stamps[1:])]
+    return intervals
+
+
+def line_count(path: Path) -> int:
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+def import_noop_runbook(user: object, steps: int, mode: str) -> str:
+    from runbooks.services import import_runbooks
+
+    slug = f"bench-noop-{mode.replace('_', '-')}-{steps}"
+    step_lines = "".join(f"""
+      - name: No-op {i + 1}
+        action: wait
+        params: {{seconds: 0.001}}""" for i in range(steps))
+    import_runbooks(sources=[("bench.yaml", f"""
+systems:
+  - slug: bench-noop
+    name: Bench no-op system
+    environment: staging
+    tier: 4
+runbooks:
+  - slug: {slug}
+    title: {steps} no-op steps
+    system: bench-noop
+    kind: tabletop
+    steps:{step_lines}
+""")], user=user)
+    return slug
+
+
+def step_cycles(slug: str, user: object, mode: str, drills: int) -> tuple[list[float], dict[str, list[float]]]:
+    from drills.models import Drill
+    from drills.services import drill_start
+    from runbooks.models import Runbook
+
+    version = Runbook.objects.get(slug=slug).latest_version
+    cycles: list[float] = []
+    edges: dict[str, list[float]] = {"first": [], "last": []}
+    for n in range(drills + 1):
+        drill = drill_start(runbook_version=version, user=user, mode=mode)
+        wait_for(lambda: Drill.objects.filter(pk=drill.pk, status__in=Drill.FINISHED).exists(), timeout=120,
+                 what=f"drill {drill.pk}", interval=0.02)
+        drill.refresh_from_db()
+        if drill.status != Drill.Status.SUCCEEDED:
+            raise RuntimeError(f"bench drill {drill.pk} ended {drill.status}: {drill.outcome}")
+        if n == 0:
+            continue  # the first drill warms the pool processes and their imports
+        runs = list(drill.step_runs.order_by("position"))
+        starts = [run.started_at for run in runs]
+        cycles += [(b - a).total_seconds() for a, b in zip(starts, starts[1:])]
+        edges["first"].append((starts[0] - drill.started_at).total_seconds())
+        edges["last"].append((drill.finished_at - runs[-1].finished_at).total_seconds())
+    return cycles, edges
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
