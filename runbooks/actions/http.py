@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import Action, ActionFailed, Done, Outcome, ParamError, StepContext, require_positive
-from .probing import burst_call_timeout, probe_until_healthy
+from .probing import PROBE_BURST_SECONDS, probe_until_healthy
 
 
 
@@ -152,7 +152,7 @@ class HttpWaitHealthy(Action[WaitHealthyParams]):
     changes = "nothing (read-only probes)"
 
     def call_timeout(self, params: WaitHealthyParams) -> float:
-        return burst_call_timeout(interval=params.interval, probe_timeout=params.probe_timeout)
+        return PROBE_BURST_SECONDS + params.interval + params.probe_timeout + 1
 
     def plan(self, params: WaitHealthyParams, ctx: StepContext) -> dict[str, Any]:
         url = _resolve_url(params, ctx)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .base import Done, Outcome, PollAgain, StepContext
 
 PROBE_BURST_SECONDS = 2.0
-HANDOFF_LEAD_SECONDS = 0.3
 MAX_PROBES_IN_EVIDENCE = 40
 
 # One probe: (healthy?, a short detail, extra fields for the evidence of this probe).
@@ -25,9 +24,8 @@ ProbeOnce = Callable[[], tuple[bool, str, dict[str, Any]]]
 
 
 def burst_call_timeout(*, interval: float, probe_timeout: float) -> float:
-    """Upper bound of one burst: the early start's wait, its probing time, one more interval and
-    probe, and slack."""
-    return HANDOFF_LEAD_SECONDS + PROBE_BURST_SECONDS + interval + 4 * probe_timeout + 1
+    """Upper bound of one burst: its probing time, one more interval and probe, and slack."""
+    return PROBE_BURST_SECONDS + interval + 4 * probe_timeout + 1
 
 
 def probe_until_healthy(probe_once: ProbeOnce, ctx: StepContext, *, address: str, method: str, interval: float,
@@ -35,10 +33,6 @@ def probe_until_healthy(probe_once: ProbeOnce, ctx: StepContext, *, address: str
     state = dict(ctx.state) or {"probes": 0, "failures": 0, "streak": 0, "streak_started_at": None,
                                 "last_failure_at": None, "recent": []}
     burst_end = time.monotonic() + PROBE_BURST_SECONDS
-    if state.get("next_probe_at"):
-        # This call was scheduled early (see below): wait out the rest of the interval here.
-        wait = (datetime.fromisoformat(state["next_probe_at"]) - ctx.now()).total_seconds()
-        time.sleep(min(max(wait, 0.0), interval))
     while True:
         ok, detail, extra = probe_once()
         # The probe's time on the measurement clock, read right after its answer came back.
@@ -69,10 +63,6 @@ def probe_until_healthy(probe_once: ProbeOnce, ctx: StepContext, *, address: str
                 "recent_probes": state["recent"],
             }, marks={"service_restored": datetime.fromisoformat(state["streak_started_at"])})
         if time.monotonic() + interval > burst_end:
-            # The next call is scheduled up to HANDOFF_LEAD_SECONDS early and sleeps the remainder,
-            # so the broker's delivery delay does not stretch the gap between two probes (a wider
-            # gap would widen the RTO's error bound).
-            state["next_probe_at"] = (at + timedelta(seconds=interval)).isoformat()
-            return PollAgain(after_seconds=max(interval - HANDOFF_LEAD_SECONDS, 0.0), state=state,
+            return PollAgain(after_seconds=interval, state=state,
                              evidence={"url": address, "probes": state["probes"], "failures": state["failures"]})
         time.sleep(interval)

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from ..base import Action, ActionFailed, Done, Outcome, ParamError, StepContext, require_positive
-from ..probing import burst_call_timeout, probe_until_healthy
+from ..probing import PROBE_BURST_SECONDS, probe_until_healthy
 from .target import PgTarget, accepts_writes, in_recovery, role_now, timeline, wal_receiver
 
 ROLES = ("primary", "standby")
@@ -152,8 +152,8 @@ class PostgresWaitHealthy(Action[WaitHealthyParams]):
     changes = "nothing lasting: each probe commits an empty read-write transaction"
 
     def call_timeout(self, params: WaitHealthyParams) -> float:
-        # A multi-host target may spend probe_timeout on each host of one probe: the bound allows four.
-        return burst_call_timeout(interval=params.interval, probe_timeout=params.probe_timeout)
+        # A multi-host target may spend probe_timeout on each host of one probe.
+        return PROBE_BURST_SECONDS + params.interval + 4 * params.probe_timeout + 1
 
     def plan(self, params: WaitHealthyParams, ctx: StepContext) -> dict[str, Any]:
         target = PgTarget.of(ctx, params.target)
