@@ -120,6 +120,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-drdrill.sqlite3")}
+    # A kept SQLite connection can hold an old read snapshot (WAL) if any statement is left open,
+    # and then a worker would not see a step another process just dispatched: the embedded
+    # database opens a connection per request and per task unless told otherwise.
+    DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DRDRILL_CONN_MAX_AGE", "0"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
