@@ -237,7 +237,8 @@ else:
 CELERY_WORKER_TIMER_PRECISION = 0.1
 # Celery's Django fixup closes the connection around every task unless this is set; the task_prerun
 # hook in config/celery.py closes broken or expired connections instead, as Django does per request.
-CELERY_DB_REUSE_MAX = 1_000_000
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
