@@ -209,10 +209,10 @@ def claim(step_run_id: int, worker: str) -> tuple[StepRun, str] | Recheck | None
     with transaction.atomic():
         if status == StepRun.Status.PENDING:
             # Only a dispatched step runs, and not before its time (a retry's backoff): a stray or
-            # early duplicate message must not run a step out of order.
-            if step_run.dispatched_at is None:
-                return None
-            if step_run.dispatched_at > now:
+            # early duplicate message must not run a step out of order. The conditional UPDATE
+            # decides (dispatched_at__lte excludes an undispatched step): it reads the latest row,
+            # where the SELECT above may have read an older one.
+            if step_run.dispatched_at is not None and step_run.dispatched_at > now:
                 return Recheck(after_seconds=(step_run.dispatched_at - now).total_seconds() + 0.05)
             claimed = claimable.filter(status=StepRun.Status.PENDING, dispatched_at__lte=now).update(
                 attempt=F("attempt") + 1, phase="run", started_at=Coalesce("started_at", Value(now)), **common)
