@@ -34,3 +34,14 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    # Celery drives a transport without an event loop from a loop that calls drain_events(timeout=2)
+    # and only between two calls applies a raised prefetch count. It raises it for every countdown
+    # message it holds (a poll, a canary tick, a retry): with as many held as the pool has processes,
+    # the channel may take nothing more, and every new message waited up to 2 s. Each canary gap,
+    # late step and widened probe interval on the embedded broker was that wait. Returning after one
+    # polling interval lets the loop apply the new prefetch count at once.
+    def drain_events(self, connection, timeout=None):  # type: ignore[no-untyped-def]
+        if timeout is not None and self.polling_interval and timeout > self.polling_interval:
+            timeout = self.polling_interval
+        return super().drain_events(connection, timeout=timeout)
