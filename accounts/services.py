@@ -1,4 +1,5 @@
-"""Granting and revoking roles: audited like every other change."""
+"""Granting and revoking roles: announced with ``role_changed``, which the audit trail records in the
+same transaction, like every other change."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from typing import Any
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from audit.services import record
-
 from .roles import Role, roles_of
+from .signals import role_changed
 
 
 def grant_role(*, user: Any, role: Role, actor: Any) -> bool:
@@ -20,8 +20,8 @@ def grant_role(*, user: Any, role: Role, actor: Any) -> bool:
             return False
         user.groups.add(group)
         user.__dict__.pop("_drdrill_roles", None)
-        record("role.granted", actor=actor, obj=user, summary=f"{role.value} granted to {user.username}",
-               before={"roles": before}, after={"roles": sorted({*before, role.value})})
+        role_changed.send(sender=Group, user=user, role=role, granted=True, actor=actor, before=before,
+                          after=sorted({*before, role.value}))
     return True
 
 
@@ -33,6 +33,6 @@ def revoke_role(*, user: Any, role: Role, actor: Any) -> bool:
             return False
         user.groups.remove(group)
         user.__dict__.pop("_drdrill_roles", None)
-        record("role.revoked", actor=actor, obj=user, summary=f"{role.value} revoked from {user.username}",
-               before={"roles": before}, after={"roles": sorted(set(before) - {role.value})})
+        role_changed.send(sender=Group, user=user, role=role, granted=False, actor=actor, before=before,
+                          after=sorted(set(before) - {role.value}))
     return True

@@ -1,5 +1,6 @@
-"""Events Django only announces through signals: sign-ins, sign-outs, failed sign-ins, and group
-membership changed in the admin. Each receiver hands the event to audit.services.record."""
+"""Events announced through signals: sign-ins, sign-outs, failed sign-ins and group membership
+changed in the admin (Django's), and roles granted or revoked (accounts'). Each receiver hands the
+event to audit.services.record."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
+
+from accounts.signals import role_changed
 
 from .services import record
 
@@ -43,3 +46,11 @@ def groups_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | N
     record(f"role.{action.removeprefix('post_')}", actor=None, obj=instance,
            summary=f"groups of {instance.get_username()} changed ({action.removeprefix('post_')}: {', '.join(names) or 'all'})",
            after={"groups": current})
+
+
+@receiver(role_changed)
+def role_granted_or_revoked(sender: Any, user: Any, role: Any, granted: bool, actor: Any, before: list[str],
+                            after: list[str], **kwargs: Any) -> None:
+    verb, preposition = ("granted", "to") if granted else ("revoked", "from")
+    record(f"role.{verb}", actor=actor, obj=user, summary=f"{role.value} {verb} {preposition} {user.username}",
+           before={"roles": before}, after={"roles": after})

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_filters",
     "csp",
     "axes",
     "accounts",
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "runbooks",
     "drills",
     "observability",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -32,24 +32,17 @@ from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 
-from runbooks.actions import (
-    ActionFailed,
-    Done,
-    Outcome,
-    PollAgain,
-    StepContext,
-    WaitForPerson,
-    canary_writer,
-    get_action,
-    parse_params,
-)
+from runbooks.actions import ActionFailed, Done, Outcome, PollAgain, StepContext, WaitForPerson, get_action, parse_params
 
+from . import canary
 from .clock import db_now
-from .models import CanaryRun, CanaryWrite, Drill, DrillEvent, StepRun
+from .measurement import measure_drill
+from .models import Drill, EventKind, Measurement, StepRun
 from .redaction import redact, secret_values
+from .signals import drill_ended
+from .timeline import record_event, send, step_label
 
 log = logging.getLogger("drdrill.engine")
-events_log = logging.getLogger("drdrill.events")
 
 ACTIVE_STEP_STATUSES = (StepRun.Status.PENDING, StepRun.Status.RUNNING, StepRun.Status.POLLING, StepRun.Status.WAITING)
 
@@ -64,29 +57,8 @@ class Recheck:
     after_seconds: float
 
 
-# --- messages -----------------------------------------------------------------------------------
-
-def send(task_name: str, object_id: int, *, countdown: float | None = None) -> None:
-    """Send a nudge once the surrounding transaction commits (a worker must see what we wrote)."""
-    def _send() -> None:
-        current_app.send_task(task_name, args=[object_id], countdown=countdown if countdown and countdown > 0 else None)
-
-    transaction.on_commit(_send)
-
-
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def record_event(drill_id: int, kind: str, message: str, *, step_run: StepRun | None = None, actor: Any = None,
-                 data: dict[str, Any] | None = None, at: Any = None) -> DrillEvent:
-    event = DrillEvent.objects.create(drill_id=drill_id, step_run=step_run, kind=kind, message=message,
-                                      actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
-                                      data=data or {}, at=at or db_now())
-    # Every timeline event is a log line too, with its ids, for whoever watches logs, not pages.
-    events_log.info(message, extra={"event": kind, "drill_id": drill_id,
-                                    "step_run_id": step_run.pk if step_run is not None else None})
-    return event
 
 
 # --- moving a drill forward -----------------------------------------------------------------------
@@ -124,7 +96,7 @@ def advance(drill_id: int) -> None:
                 drill.finished_at = now
                 drill.outcome = f"Step {first.position} “{first.step.name}” failed: {first.error}"
                 drill.save(update_fields=["status", "finished_at", "outcome"])
-                record_event(drill.pk, "drill.failed", drill.outcome, step_run=first, at=now)
+                record_event(drill.pk, EventKind.DRILL_FAILED, drill.outcome, step_run=first, at=now)
                 send("drills.tasks.measure_drill", drill.pk)
                 return
             for run in stage:
@@ -142,8 +114,6 @@ def advance(drill_id: int) -> None:
 
 
 def finish(drill_id: int) -> None:
-    from .measurement import measure_drill
-
     drill = Drill.objects.filter(pk=drill_id, status__in=Drill.ACTIVE).first()
     if drill is None:
         return
@@ -158,15 +128,14 @@ def finish(drill_id: int) -> None:
         if not closed:
             return
         _store_measurements(drill_id, results)
-        _stop_canary(drill_id, "drill finished")
-        record_event(drill_id, "drill.succeeded", "Drill finished: every step succeeded or was skipped.",
+        canary.stop(drill_id, "drill finished")
+        record_event(drill_id, EventKind.DRILL_SUCCEEDED, "Drill finished: every step succeeded or was skipped.",
                      data={m.kind: m.value_seconds for m in results}, at=now)
+        transaction.on_commit(lambda: drill_ended.send(sender=Drill, drill_id=drill_id))
 
 
 def measure_failed(drill_id: int) -> None:
     """A failed drill still tells what it measured before it stopped."""
-    from .measurement import measure_drill
-
     drill = Drill.objects.filter(pk=drill_id, status=Drill.Status.FAILED).first()
     if drill is None:
         return
@@ -174,12 +143,11 @@ def measure_failed(drill_id: int) -> None:
     with transaction.atomic():
         if Drill.objects.filter(pk=drill_id, status=Drill.Status.FAILED).exists():
             _store_measurements(drill_id, results)
-            _stop_canary(drill_id, "drill failed")
+            canary.stop(drill_id, "drill failed")
+            transaction.on_commit(lambda: drill_ended.send(sender=Drill, drill_id=drill_id))
 
 
 def _store_measurements(drill_id: int, results: list[Any]) -> None:
-    from .models import Measurement
-
     for result in results:
         Measurement.objects.update_or_create(drill_id=drill_id, kind=result.kind, defaults=result.as_fields())
 
@@ -235,12 +203,12 @@ def claim(step_run_id: int, worker: str) -> tuple[StepRun, str] | Recheck | None
             return None
         step_run.refresh_from_db()
         if status == StepRun.Status.RUNNING:
-            record_event(step_run.drill_id, "step.reclaimed",
-                         f"Step {step_run.position} “{step_run.step.name}”: its worker was lost; attempt {step_run.attempt} "
+            record_event(step_run.drill_id, EventKind.STEP_RECLAIMED,
+                         f"{step_label(step_run)}: its worker was lost; attempt {step_run.attempt} "
                          f"on {worker} checks the real state and continues.", step_run=step_run, at=now)
         elif phase == "run":
-            record_event(step_run.drill_id, "step.started",
-                         f"Step {step_run.position} “{step_run.step.name}” started (attempt {step_run.attempt}) on {worker}.",
+            record_event(step_run.drill_id, EventKind.STEP_STARTED,
+                         f"{step_label(step_run)} started (attempt {step_run.attempt}) on {worker}.",
                          step_run=step_run, at=now)
     return step_run, phase
 
@@ -322,7 +290,7 @@ def record_outcome(step_run_id: int, token: str, outcome: Outcome | Failure) -> 
         aborted = drill.status == Drill.Status.ABORTED
         now = db_now()
         step = step_run.step
-        label = f"Step {step_run.position} “{step.name}”"
+        label = step_label(step_run)
         step_run.lease_expires_at = None
         if isinstance(outcome, PollAgain) and not aborted:
             elapsed = (now - step_run.started_at).total_seconds()
@@ -334,12 +302,12 @@ def record_outcome(step_run_id: int, token: str, outcome: Outcome | Failure) -> 
             step_run.evidence = outcome.evidence
             step_run.marks = {mark: (outcome.marks.get(mark) or now).isoformat() for mark in step.marks}
             step_run.error = ""
-            record_event(drill.pk, "step.succeeded", f"{label} succeeded.", step_run=step_run, at=now,
+            record_event(drill.pk, EventKind.STEP_SUCCEEDED, f"{label} succeeded.", step_run=step_run, at=now,
                          data={"marks": step_run.marks} if step_run.marks else None)
         elif aborted and not isinstance(outcome, Failure):
             step_run.status = StepRun.Status.CANCELLED
             step_run.finished_at = now
-            record_event(drill.pk, "step.cancelled", f"{label} cancelled: the drill was aborted.", step_run=step_run, at=now)
+            record_event(drill.pk, EventKind.STEP_CANCELLED, f"{label} cancelled: the drill was aborted.", step_run=step_run, at=now)
         elif isinstance(outcome, PollAgain):
             step_run.status = StepRun.Status.POLLING
             step_run.next_poll_at = now + timedelta(seconds=outcome.after_seconds)
@@ -351,8 +319,8 @@ def record_outcome(step_run_id: int, token: str, outcome: Outcome | Failure) -> 
             step_run.status = StepRun.Status.WAITING
             step_run.evidence = {"instructions": outcome.instructions}
             Drill.objects.filter(pk=drill.pk, status=Drill.Status.RUNNING).update(status=Drill.Status.WAITING)
-            who = "an approver's decision" if step.action == APPROVAL_ACTION else "a participant"
-            record_event(drill.pk, "step.waiting", f"{label} waits for {who}: {outcome.instructions}",
+            who = "an approver's decision" if get_action(step.action).is_approval_gate else "a participant"
+            record_event(drill.pk, EventKind.STEP_WAITING, f"{label} waits for {who}: {outcome.instructions}",
                          step_run=step_run, at=now)
         else:
             assert isinstance(outcome, Failure)
@@ -362,183 +330,17 @@ def record_outcome(step_run_id: int, token: str, outcome: Outcome | Failure) -> 
                 step_run.status = StepRun.Status.PENDING
                 step_run.poll_state = {}
                 step_run.dispatched_at = now + timedelta(seconds=delay)
-                record_event(drill.pk, "step.retrying",
+                record_event(drill.pk, EventKind.STEP_RETRYING,
                              f"{label} attempt {step_run.attempt} failed: {outcome.message}. Retrying in {delay} s.",
                              step_run=step_run, at=now)
                 send("drills.tasks.run_step", step_run.pk, countdown=delay)
             else:
                 step_run.status = StepRun.Status.FAILED
                 step_run.finished_at = now
-                record_event(drill.pk, "step.failed", f"{label} failed: {outcome.message}", step_run=step_run, at=now)
+                record_event(drill.pk, EventKind.STEP_FAILED, f"{label} failed: {outcome.message}", step_run=step_run, at=now)
         step_run.save()
         if not aborted:
             transaction.on_commit(lambda: advance(drill.pk))
-
-
-# --- people acting on a drill ---------------------------------------------------------------------
-
-class DrillActionRefused(Exception):
-    """A person asked for something the drill's state does not allow; the message says why."""
-
-
-# The action whose waits only an approver may end (drills/approvals.py), never a confirmation or a skip.
-APPROVAL_ACTION = "approval"
-
-
-def confirm_step(*, step_run: StepRun, user: Any, note: str = "") -> None:
-    if step_run.step.action == APPROVAL_ACTION:
-        raise DrillActionRefused("This is an approval gate: an approver approves or rejects it.")
-    with transaction.atomic():
-        now = db_now()
-        marks = {mark: now.isoformat() for mark in step_run.step.marks}
-        if not Drill.objects.filter(pk=step_run.drill_id, status__in=Drill.ACTIVE).exists():
-            raise DrillActionRefused("The drill is not running any more.")
-        done = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.WAITING).update(
-            status=StepRun.Status.SUCCEEDED, finished_at=now, acted_by=user, note=note, marks=marks)
-        if not done:
-            raise DrillActionRefused("This step is not waiting for a confirmation any more.")
-        Drill.objects.filter(pk=step_run.drill_id, status=Drill.Status.WAITING).update(status=Drill.Status.RUNNING)
-        record_event(step_run.drill_id, "step.confirmed",
-                     f"Step {step_run.position} “{step_run.step.name}” confirmed by {user}." + (f" Note: {note}" if note else ""),
-                     step_run=step_run, actor=user, at=now, data={"marks": marks} if marks else None)
-        transaction.on_commit(lambda: advance(step_run.drill_id))
-
-
-def abort_drill(*, drill: Drill, user: Any, reason: str) -> None:
-    if not reason.strip():
-        raise DrillActionRefused("Say why the drill is aborted: the reason goes into its record.")
-    with transaction.atomic():
-        now = db_now()
-        # A draft (a production drill awaiting approval) can be withdrawn the same way.
-        aborted = Drill.objects.filter(pk=drill.pk, status__in=(Drill.Status.DRAFT, *Drill.ACTIVE, Drill.Status.FAILED)).update(
-            status=Drill.Status.ABORTED, finished_at=now, outcome=f"Aborted by {user}: {reason}")
-        if not aborted:
-            raise DrillActionRefused("Only a drill awaiting approval, running, waiting or failed can be aborted.")
-        # A step a worker holds right now finishes its call and is recorded; the rest stop here.
-        StepRun.objects.filter(drill=drill, status__in=(StepRun.Status.PENDING, StepRun.Status.POLLING,
-                                                        StepRun.Status.WAITING)).update(
-            status=StepRun.Status.CANCELLED, finished_at=now)
-        _stop_canary(drill.pk, "drill aborted")
-        record_event(drill.pk, "drill.aborted", f"Drill aborted by {user}: {reason}", actor=user, at=now)
-        if outage_left_open(drill.pk):
-            # Abort stops the drill, not the outage it caused: say so where nobody can miss it.
-            warning = (f"The outage this drill started was not recovered: {drill.system} may still be down. "
-                       "Recover it by hand or with its recovery runbook.")
-            Drill.objects.filter(pk=drill.pk).update(outcome=f"Aborted by {user}: {reason}. {warning}")
-            record_event(drill.pk, "drill.outage_left_open", warning, actor=user, at=now)
-
-
-def retry_step(*, step_run: StepRun, user: Any) -> None:
-    _resume_at(step_run, user, skip_reason=None)
-
-
-def skip_step(*, step_run: StepRun, user: Any, reason: str) -> None:
-    if not reason.strip():
-        raise DrillActionRefused("Say why the step is skipped: the reason goes into the drill's record.")
-    _resume_at(step_run, user, skip_reason=reason)
-
-
-def _resume_at(step_run: StepRun, user: Any, *, skip_reason: str | None) -> None:
-    from .models import Measurement
-
-    with transaction.atomic():
-        drill = Drill.objects.select_for_update().get(pk=step_run.drill_id)
-        step_run = StepRun.objects.select_related("step").get(pk=step_run.pk)
-        label = f"Step {step_run.position} “{step_run.step.name}”"
-        if skip_reason is not None and step_run.step.action == APPROVAL_ACTION:
-            raise DrillActionRefused("An approval gate cannot be skipped: an approver must approve it.")
-        waiting_skip = skip_reason is not None and step_run.status == StepRun.Status.WAITING and drill.is_active
-        if not waiting_skip and (drill.status != Drill.Status.FAILED or step_run.status != StepRun.Status.FAILED):
-            raise DrillActionRefused("Only a failed step of a failed drill can be retried or skipped.")
-        now = db_now()
-        if skip_reason is not None:
-            StepRun.objects.filter(pk=step_run.pk).update(status=StepRun.Status.SKIPPED, finished_at=now,
-                                                          note=skip_reason, acted_by=user)
-            record_event(drill.pk, "step.skipped", f"{label} skipped by {user}: {skip_reason}",
-                         step_run=step_run, actor=user, at=now)
-        else:
-            # A fresh start: the step's time limit counts from the retry, not from the failed attempt.
-            StepRun.objects.filter(pk=step_run.pk).update(status=StepRun.Status.PENDING, dispatched_at=None,
-                                                          started_at=None, finished_at=None, error="",
-                                                          poll_state={}, phase="run")
-            record_event(drill.pk, "step.retry", f"{label} retried by {user}.", step_run=step_run, actor=user, at=now)
-        # Other steps of the same stage that failed alongside it are retried with it.
-        if skip_reason is None:
-            sibling_group = step_run.step.group
-            if sibling_group:
-                siblings = StepRun.objects.filter(drill=drill, status=StepRun.Status.FAILED,
-                                                  step__group=sibling_group).values_list("pk", flat=True)
-                StepRun.objects.filter(pk__in=list(siblings)).update(
-                    status=StepRun.Status.PENDING, dispatched_at=None, started_at=None, finished_at=None, error="",
-                    poll_state={}, phase="run")
-        if drill.status == Drill.Status.FAILED:
-            Measurement.objects.filter(drill=drill).delete()
-            drill.status = Drill.Status.RUNNING
-            drill.finished_at = None
-            drill.outcome = ""
-            drill.save(update_fields=["status", "finished_at", "outcome"])
-            _resume_canary(drill.pk)
-        transaction.on_commit(lambda: advance(drill.pk))
-
-
-# --- the canary writer ------------------------------------------------------------------------------
-
-def outage_left_open(drill_id: int) -> bool:
-    """The drill marked outage_start and no step marked service_restored."""
-    marks = [m for m in StepRun.objects.filter(drill_id=drill_id).exclude(marks={}).values_list("marks", flat=True)]
-    return any("outage_start" in m for m in marks) and not any("service_restored" in m for m in marks)
-
-
-def outage_started_at(drill_id: int) -> Any:
-    from datetime import datetime
-
-    for marks in StepRun.objects.filter(drill_id=drill_id).exclude(marks={}).values_list("marks", flat=True):
-        if "outage_start" in marks:
-            return datetime.fromisoformat(marks["outage_start"])
-    return None
-
-
-def _stop_canary(drill_id: int, reason: str) -> None:
-    CanaryRun.objects.filter(drill_id=drill_id, status=CanaryRun.Status.WRITING).update(
-        status=CanaryRun.Status.STOPPED, stopped_reason=reason)
-
-
-def _resume_canary(drill_id: int) -> None:
-    if outage_started_at(drill_id) is None:
-        if CanaryRun.objects.filter(drill_id=drill_id).update(status=CanaryRun.Status.WRITING, stopped_reason="",
-                                                               next_tick_at=None):
-            send("drills.tasks.canary_tick", drill_id)
-
-
-def canary_tick(drill_id: int) -> None:
-    canary = CanaryRun.objects.select_related("drill", "drill__system").filter(drill_id=drill_id).first()
-    if canary is None or canary.status != CanaryRun.Status.WRITING:
-        return
-    if canary.drill.status not in Drill.ACTIVE:
-        _stop_canary(drill_id, f"drill {canary.drill.status}")
-        return
-    outage = outage_started_at(drill_id)
-    if outage is not None:
-        # RPO is defined at the outage start: nothing written after it can count, so stop there.
-        _stop_canary(drill_id, f"outage started at {outage.isoformat()}")
-        return
-    now = db_now()
-    interval = timedelta(seconds=canary.interval_seconds)
-    # One chain of ticks per drill: a duplicate or early message finds the next tick taken.
-    due = Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now + interval / 2)
-    if not CanaryRun.objects.filter(due, pk=canary.pk, status=CanaryRun.Status.WRITING).update(next_tick_at=now + interval):
-        return
-    seq = canary.last_seq + 1
-    try:
-        writer = canary_writer(canary.drill.system.targets.get(canary.target, {}))
-        writer.write(drill_id, seq, now)
-    except ActionFailed as error:
-        CanaryRun.objects.filter(pk=canary.pk).update(failed_writes=F("failed_writes") + 1, last_error=str(error))
-    else:
-        with transaction.atomic():
-            CanaryWrite.objects.create(canary=canary, seq=seq, written_at=now)
-            CanaryRun.objects.filter(pk=canary.pk).update(last_seq=seq)
-    current_app.send_task("drills.tasks.canary_tick", args=[drill_id], countdown=canary.interval_seconds)
 
 
 # --- the sweeper ----------------------------------------------------------------------------------
@@ -559,9 +361,5 @@ def sweep() -> int:
         sent += 1
     for drill_id in Drill.objects.filter(status__in=Drill.ACTIVE).values_list("pk", flat=True):
         advance(drill_id)
-    for canary in CanaryRun.objects.filter(status=CanaryRun.Status.WRITING, drill__status__in=Drill.ACTIVE):
-        if canary.next_tick_at is None or canary.next_tick_at < now - timedelta(seconds=3 * canary.interval_seconds) - stale:
-            CanaryRun.objects.filter(pk=canary.pk).update(next_tick_at=None)
-            current_app.send_task("drills.tasks.canary_tick", args=[canary.drill_id])
-            sent += 1
+    sent += canary.resend_stalled(now, stale)
     return sent

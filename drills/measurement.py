@@ -15,7 +15,7 @@ from typing import Any
 from runbooks.actions import ActionFailed, canary_writer, get_action
 
 from .clock import clock_description
-from .models import CanaryRun, CanaryWrite, Drill, Measurement, StepRun
+from .models import CanaryRun, CanaryWrite, Drill, Measurement, StepRun, marks_of
 
 PHASE_ORDER = ("people", "recover", "verify")
 
@@ -44,19 +44,11 @@ class MeasurementResult:
                 "lost_rows": self.lost_rows}
 
 
-def collect_marks(step_runs: list[StepRun]) -> dict[str, tuple[datetime, StepRun]]:
-    marks: dict[str, tuple[datetime, StepRun]] = {}
-    for run in step_runs:
-        for name, at in (run.marks or {}).items():
-            marks[name] = (datetime.fromisoformat(at), run)
-    return marks
-
-
 def measure_drill(drill: Drill) -> list[MeasurementResult]:
     if drill.is_dry_run:
         return []
     runs = list(drill.step_runs.select_related("step").order_by("position"))
-    marks = collect_marks(runs)
+    marks = marks_of(runs)
     return [measure_rto(drill, runs, marks), measure_rpo(drill, runs, marks)]
 
 
@@ -186,7 +178,3 @@ def _rpo_from_canary(drill: Drill, canary: CanaryRun, outage_at: datetime, targe
     # Data written up to one canary interval after the newest surviving row may also have survived.
     return MeasurementResult("rpo", value, target, method, evidence,
                              error_bound_seconds=canary.interval_seconds, lost_rows=lost)
-
-
-def latest_measurements(drill: Drill) -> dict[str, Measurement]:
-    return {m.kind: m for m in drill.measurements.all()}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -123,6 +126,19 @@ class StepRun(models.Model):
             return (self.finished_at - self.started_at).total_seconds()
         return None
 
+    def mark_times(self) -> dict[str, datetime]:
+        """The measurement marks this step set (stored as ISO text), as times."""
+        return {name: datetime.fromisoformat(at) for name, at in (self.marks or {}).items()}
+
+
+def marks_of(step_runs: Iterable[StepRun]) -> dict[str, tuple[datetime, StepRun]]:
+    """Every mark a drill's steps set, with the step that set it: the one place marks are read."""
+    marks: dict[str, tuple[datetime, StepRun]] = {}
+    for run in step_runs:
+        for name, at in run.mark_times().items():
+            marks[name] = (at, run)
+    return marks
+
 
 class Measurement(models.Model):
     class Kind(models.TextChoices):
@@ -149,13 +165,38 @@ class Measurement(models.Model):
         return f"{self.get_kind_display()} of drill {self.drill_id}: {self.value_seconds}"
 
 
+class EventKind(models.TextChoices):
+    """Every kind of entry on a drill's timeline (drills/timeline.py writes them)."""
+
+    DRILL_APPROVAL_REQUESTED = "drill.approval_requested", "Start requested"
+    DRILL_APPROVED = "drill.approved", "Start approved"
+    DRILL_REJECTED = "drill.rejected", "Start rejected"
+    DRILL_STARTED = "drill.started", "Drill started"
+    DRILL_SUCCEEDED = "drill.succeeded", "Drill succeeded"
+    DRILL_FAILED = "drill.failed", "Drill failed"
+    DRILL_ABORTED = "drill.aborted", "Drill aborted"
+    DRILL_OUTAGE_LEFT_OPEN = "drill.outage_left_open", "Outage left open"
+    STEP_STARTED = "step.started", "Step started"
+    STEP_RECLAIMED = "step.reclaimed", "Step taken over"
+    STEP_SUCCEEDED = "step.succeeded", "Step succeeded"
+    STEP_RETRYING = "step.retrying", "Step retrying"
+    STEP_FAILED = "step.failed", "Step failed"
+    STEP_WAITING = "step.waiting", "Step waiting for a person"
+    STEP_CONFIRMED = "step.confirmed", "Step confirmed"
+    STEP_APPROVED = "step.approved", "Gate approved"
+    STEP_REJECTED = "step.rejected", "Gate rejected"
+    STEP_CANCELLED = "step.cancelled", "Step cancelled"
+    STEP_RETRY = "step.retry", "Step retried"
+    STEP_SKIPPED = "step.skipped", "Step skipped"
+
+
 class DrillEvent(models.Model):
     """The append-only timeline of a drill. Written in the same transaction as the change it tells."""
 
     drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="events")
     step_run = models.ForeignKey(StepRun, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(help_text="On the measurement clock.")
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, choices=EventKind.choices)
     message = models.TextField()
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="+")

@@ -1,5 +1,6 @@
 """What the live drill page shows, read in one place: the steps, the outage clock, the
-measurements and the timeline, plus a fingerprint so a poll that finds nothing new swaps nothing."""
+measurements and the timeline, what the person looking may do, and a fingerprint so a poll that
+finds nothing new swaps nothing. The rules of who may do what live here, not in the templates."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from accounts.roles import Capability, capabilities_of
+from runbooks.actions import ActionFailed, get_action
+
 from .clock import db_now
-from .models import Drill, DrillEvent, StepRun
+from .models import Drill, DrillEvent, StepRun, marks_of
 from .selectors import drill_for_page, step_runs_for_page
 
 TIMELINE_LIMIT = 300
@@ -41,6 +45,54 @@ class OutageClock:
         return ((self.restored_at or self.server_now) - self.started_at).total_seconds()
 
 
+@dataclass(frozen=True)
+class StepChoices:
+    """What the viewer may do to one step (the services check again: a hidden button is a courtesy)."""
+
+    is_gate: bool
+    decide_gate: bool   # approve or reject an approval gate
+    confirm: bool       # confirm a manual step done
+    retry: bool         # retry a failed step of a failed drill
+    skip: bool          # skip a waiting step, or a failed step of a failed drill
+
+
+@dataclass(frozen=True)
+class DrillChoices:
+    abort: bool
+    decide_start: bool  # approve or reject the start of a production drill
+    own_request: bool   # an approver looking at the start they requested themselves
+
+
+def _is_gate(run: StepRun) -> bool:
+    try:
+        return get_action(run.step.action).is_approval_gate
+    except ActionFailed:
+        return False
+
+
+def step_choices(run: StepRun, drill: Drill, user: Any, granted: frozenset[Capability]) -> StepChoices:
+    waiting = run.status == StepRun.Status.WAITING
+    failed_in_failed_drill = run.status == StepRun.Status.FAILED and drill.status == Drill.Status.FAILED
+    is_gate = _is_gate(run)
+    coordinate = Capability.COORDINATE in granted
+    return StepChoices(
+        is_gate=is_gate,
+        decide_gate=waiting and is_gate and Capability.APPROVE in granted and drill.started_by_id != getattr(user, "pk", None),
+        confirm=waiting and not is_gate and Capability.PARTICIPATE in granted,
+        retry=coordinate and failed_in_failed_drill,
+        skip=coordinate and not is_gate and (waiting or failed_in_failed_drill),
+    )
+
+
+def drill_choices(drill: Drill, user: Any, granted: frozenset[Capability]) -> DrillChoices:
+    abortable = drill.is_active or drill.status in (Drill.Status.FAILED, Drill.Status.DRAFT)
+    draft = drill.status == Drill.Status.DRAFT
+    approver = Capability.APPROVE in granted
+    return DrillChoices(abort=Capability.COORDINATE in granted and abortable,
+                        decide_start=draft and approver and drill.started_by_id != getattr(user, "pk", None),
+                        own_request=draft and approver and drill.started_by_id == getattr(user, "pk", None))
+
+
 @dataclass
 class DrillProgress:
     drill: Drill
@@ -48,6 +100,7 @@ class DrillProgress:
     events: list[DrillEvent]
     clock: OutageClock
     fingerprint: str
+    choices: DrillChoices
 
     @property
     def keep_polling(self) -> bool:
@@ -63,22 +116,23 @@ class DrillProgress:
     def as_context(self) -> dict[str, Any]:
         return {"drill": self.drill, "step_runs": self.step_runs, "events": self.events, "clock": self.clock,
                 "fingerprint": self.fingerprint, "rto": self.drill.rto, "rpo": self.drill.rpo,
-                "keep_polling": self.keep_polling,
+                "keep_polling": self.keep_polling, "choices": self.choices,
                 "rto_and_rpo": [m for m in (self.drill.rto, self.drill.rpo) if m is not None]}
 
 
-def drill_progress(drill_id: int) -> DrillProgress:
+def drill_progress(drill_id: int, user: Any = None) -> DrillProgress:
+    """``user`` is who looks: what they may do is computed for them (nobody's, without one)."""
     drill = drill_for_page(drill_id)
     runs = list(step_runs_for_page(drill))
     events = list(DrillEvent.objects.filter(drill=drill).select_related("actor").order_by("-at", "-id")[:TIMELINE_LIMIT])
     events.reverse()
-    marks: dict[str, datetime] = {}
-    for run in runs:
-        for name, at in (run.marks or {}).items():
-            marks[name] = datetime.fromisoformat(at)
+    marks = {name: at for name, (at, _) in marks_of(runs).items()}
     clock = OutageClock(marks.get("outage_start"), marks.get("service_restored"), db_now())
     state = (drill.status, drill.outcome, events[-1].pk if events else 0,
              [(r.status, r.attempt, r.error, r.finished_at) for r in runs],
              [(m.kind, m.value_seconds) for m in drill.measurements.all()])
     fingerprint = hashlib.sha256(repr(state).encode()).hexdigest()[:16]
-    return DrillProgress(drill, runs, events, clock, fingerprint)
+    granted = capabilities_of(user)
+    for run in runs:
+        run.choices = step_choices(run, drill, user, granted)
+    return DrillProgress(drill, runs, events, clock, fingerprint, drill_choices(drill, user, granted))

@@ -1,5 +1,7 @@
-"""Use cases of running drills, shared by the UI, the CLI and the tasks. Each checks that the
-person may do it, does it through the engine, and writes the audit trail in the same transaction."""
+"""Use cases of running drills, shared by the UI, the CLI and the tasks: starting a drill, and what
+people do to a running one (confirm, approve, reject, retry, skip, abort). Each checks that the
+person may do it, changes the drill in one transaction with its timeline event, writes the audit
+trail in that same transaction, and leaves moving the drill on to the engine."""
 
 from __future__ import annotations
 
@@ -9,18 +11,24 @@ from django.db import transaction
 
 from accounts.roles import Capability, check
 from audit.services import record
-from runbooks.actions import ActionFailed, canary_writer
-from runbooks.models import Environment, RunbookVersion
+from runbooks.actions import ActionFailed, canary_writer, get_action
+from runbooks.models import RunbookVersion
 
-from . import engine
+from . import canary, engine
 from .clock import db_now
-from .engine import DrillActionRefused, record_event, send  # noqa: F401  (re-exported for views and commands)
-from .models import Approval, CanaryRun, Drill, StepRun
+from .models import Approval, CanaryRun, Drill, EventKind, Measurement, StepRun
+from .timeline import record_event, send, step_label
 
+
+class DrillActionRefused(Exception):
+    """A person asked for something the drill's state does not allow; the message says why."""
+
+
+# --- starting -------------------------------------------------------------------------------------
 
 def needs_start_approval(*, runbook_version: RunbookVersion, mode: str) -> bool:
     """A live drill on production needs a second person's approval before it starts."""
-    return mode == Drill.Mode.LIVE and runbook_version.runbook.system.environment == Environment.PRODUCTION
+    return mode == Drill.Mode.LIVE and runbook_version.runbook.system.is_production
 
 
 def drill_start(*, runbook_version: RunbookVersion, user: Any, mode: str = Drill.Mode.LIVE,
@@ -47,7 +55,7 @@ def drill_start(*, runbook_version: RunbookVersion, user: Any, mode: str = Drill
         mode_label = "dry-run" if mode == Drill.Mode.DRY_RUN else "live drill"
         details = {"runbook": runbook.slug, "version": runbook_version.number, "mode": mode}
         if gated:
-            record_event(drill.pk, "drill.approval_requested",
+            record_event(drill.pk, EventKind.DRILL_APPROVAL_REQUESTED,
                          f"Live drill of {runbook.title} v{runbook_version.number} on production requested by {user}; "
                          "it starts when an approver other than the requester approves it.", actor=user, at=now, data=details)
             record("drill.start_requested", actor=user, obj=drill, drill_id=drill.pk, after=details,
@@ -76,7 +84,7 @@ def _launch(drill: Drill, *, started_by: Any, approved_by: Any = None) -> None:
         raise DrillActionRefused("This drill has already started or ended.")
     version = drill.runbook_version
     approval = f", approved by {approved_by}" if approved_by else ""
-    record_event(drill.pk, "drill.started", f"{'Dry-run' if drill.is_dry_run else 'Live drill'} of "
+    record_event(drill.pk, EventKind.DRILL_STARTED, f"{'Dry-run' if drill.is_dry_run else 'Live drill'} of "
                  f"{version.runbook.title} v{version.number} started by {started_by}{approval}.",
                  actor=approved_by or started_by, at=now,
                  data={"runbook": version.runbook.slug, "version": version.number, "mode": drill.mode})
@@ -87,10 +95,7 @@ def _launch(drill: Drill, *, started_by: Any, approved_by: Any = None) -> None:
     send("drills.tasks.advance_drill", drill.pk)
 
 
-def _check_not_starter(drill: Drill, user: Any) -> None:
-    if drill.started_by_id is not None and drill.started_by_id == user.pk:
-        raise DrillActionRefused("You started this drill: another approver must decide this gate (four eyes).")
-
+# --- the start of a production drill: four eyes ------------------------------------------------------
 
 def approve_start(*, drill: Drill, user: Any, comment: str) -> None:
     check(user, Capability.APPROVE, "approve drills")
@@ -104,7 +109,7 @@ def approve_start(*, drill: Drill, user: Any, comment: str) -> None:
         now = db_now()
         Approval.objects.create(drill=drill, gate=Approval.Gate.START, decision=Approval.Decision.APPROVED,
                                 decided_by=user, decided_at=now, comment=comment)
-        record_event(drill.pk, "drill.approved", f"Start approved by {user}: {comment}", actor=user, at=now)
+        record_event(drill.pk, EventKind.DRILL_APPROVED, f"Start approved by {user}: {comment}", actor=user, at=now)
         record("approval.approved", actor=user, obj=drill, drill_id=drill.pk, summary=f"approved the start: {comment}",
                before={"status": Drill.Status.DRAFT}, after={"status": Drill.Status.RUNNING})
         _launch(drill, started_by=drill.started_by, approved_by=user)
@@ -124,9 +129,51 @@ def reject_start(*, drill: Drill, user: Any, comment: str) -> None:
         Drill.objects.filter(pk=drill.pk).update(status=Drill.Status.FAILED, finished_at=now,
                                                  outcome=f"Start rejected by {user}: {comment}")
         StepRun.objects.filter(drill=drill).update(status=StepRun.Status.CANCELLED, finished_at=now)
-        record_event(drill.pk, "drill.rejected", f"Start rejected by {user}: {comment}. Nothing was run.", actor=user, at=now)
+        record_event(drill.pk, EventKind.DRILL_REJECTED, f"Start rejected by {user}: {comment}. Nothing was run.",
+                     actor=user, at=now)
         record("approval.rejected", actor=user, obj=drill, drill_id=drill.pk, summary=f"rejected the start: {comment}",
                before={"status": Drill.Status.DRAFT}, after={"status": Drill.Status.FAILED})
+
+
+# --- steps that wait for a person --------------------------------------------------------------------
+
+def _decide_waiting_step(step_run: StepRun, *, user: Any, succeeded: bool, note: str, event: EventKind,
+                         message: str, refused: str) -> None:
+    """The one way a step that waits for a person ends: its wait is ended by a conditional update
+    (two people clicking at once: one wins, the other is told), its marks are set on the
+    measurement clock, the drill goes back to running, and the engine is nudged. Runs inside the
+    caller's transaction."""
+    now = db_now()
+    if succeeded:
+        marks = {mark: now.isoformat() for mark in step_run.step.marks}
+        changes: dict[str, Any] = {"status": StepRun.Status.SUCCEEDED, "marks": marks}
+    else:
+        marks = {}
+        changes = {"status": StepRun.Status.FAILED, "error": f"Rejected by {user}: {note}"}
+    decided = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.WAITING,
+                                     drill__status__in=Drill.ACTIVE).update(finished_at=now, acted_by=user, note=note,
+                                                                             **changes)
+    if not decided:
+        if not Drill.objects.filter(pk=step_run.drill_id, status__in=Drill.ACTIVE).exists():
+            raise DrillActionRefused("The drill is not running any more.")
+        raise DrillActionRefused(refused)
+    if succeeded:
+        Drill.objects.filter(pk=step_run.drill_id, status=Drill.Status.WAITING).update(status=Drill.Status.RUNNING)
+    record_event(step_run.drill_id, event, message, step_run=step_run, actor=user, at=now,
+                 data={"marks": marks} if marks else None)
+    transaction.on_commit(lambda: engine.advance(step_run.drill_id))
+
+
+def confirm_step(*, step_run: StepRun, user: Any, note: str = "") -> None:
+    check(user, Capability.PARTICIPATE, "confirm steps")
+    if _is_gate(step_run):
+        raise DrillActionRefused("This is an approval gate: an approver approves or rejects it.")
+    with transaction.atomic():
+        _decide_waiting_step(step_run, user=user, succeeded=True, note=note, event=EventKind.STEP_CONFIRMED,
+                             message=f"{step_label(step_run)} confirmed by {user}." + (f" Note: {note}" if note else ""),
+                             refused="This step is not waiting for a confirmation any more.")
+        record("step.confirmed", actor=user, obj=step_run, drill_id=step_run.drill_id,
+               summary=f"confirmed step {step_run.position} “{step_run.step.name}”" + (f": {note}" if note else ""))
 
 
 def approve_step(*, step_run: StepRun, user: Any, comment: str) -> None:
@@ -134,23 +181,15 @@ def approve_step(*, step_run: StepRun, user: Any, comment: str) -> None:
     _require_comment(comment)
     _require_gate(step_run)
     _check_not_starter(step_run.drill, user)
+    label = step_label(step_run)
     with transaction.atomic():
-        now = db_now()
-        marks = {mark: now.isoformat() for mark in step_run.step.marks}
-        decided = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.WAITING,
-                                         drill__status__in=Drill.ACTIVE).update(
-            status=StepRun.Status.SUCCEEDED, finished_at=now, acted_by=user, note=comment, marks=marks)
-        if not decided:
-            raise DrillActionRefused("This gate is not waiting for a decision any more.")
+        _decide_waiting_step(step_run, user=user, succeeded=True, note=comment, event=EventKind.STEP_APPROVED,
+                             message=f"{label} approved by {user}: {comment}",
+                             refused="This gate is not waiting for a decision any more.")
         Approval.objects.create(drill_id=step_run.drill_id, step_run=step_run, gate=Approval.Gate.STEP,
-                                decision=Approval.Decision.APPROVED, decided_by=user, decided_at=now, comment=comment)
-        Drill.objects.filter(pk=step_run.drill_id, status=Drill.Status.WAITING).update(status=Drill.Status.RUNNING)
-        label = f"Step {step_run.position} “{step_run.step.name}”"
-        record_event(step_run.drill_id, "step.approved", f"{label} approved by {user}: {comment}", step_run=step_run,
-                     actor=user, at=now)
+                                decision=Approval.Decision.APPROVED, decided_by=user, decided_at=db_now(), comment=comment)
         record("approval.approved", actor=user, obj=step_run, drill_id=step_run.drill_id,
                summary=f"approved {label}: {comment}")
-        transaction.on_commit(lambda: engine.advance(step_run.drill_id))
 
 
 def reject_step(*, step_run: StepRun, user: Any, comment: str) -> None:
@@ -159,24 +198,29 @@ def reject_step(*, step_run: StepRun, user: Any, comment: str) -> None:
     _require_comment(comment)
     _require_gate(step_run)
     _check_not_starter(step_run.drill, user)
+    label = step_label(step_run)
     with transaction.atomic():
-        now = db_now()
-        label = f"Step {step_run.position} “{step_run.step.name}”"
-        decided = StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.WAITING,
-                                         drill__status__in=Drill.ACTIVE).update(
-            status=StepRun.Status.FAILED, finished_at=now, acted_by=user, note=comment,
-            error=f"Rejected by {user}: {comment}")
-        if not decided:
-            raise DrillActionRefused("This gate is not waiting for a decision any more.")
+        _decide_waiting_step(step_run, user=user, succeeded=False, note=comment, event=EventKind.STEP_REJECTED,
+                             message=f"{label} rejected by {user}: {comment}",
+                             refused="This gate is not waiting for a decision any more.")
         Approval.objects.create(drill_id=step_run.drill_id, step_run=step_run, gate=Approval.Gate.STEP,
-                                decision=Approval.Decision.REJECTED, decided_by=user, decided_at=now, comment=comment)
+                                decision=Approval.Decision.REJECTED, decided_by=user, decided_at=db_now(), comment=comment)
         StepRun.objects.filter(drill_id=step_run.drill_id, status=StepRun.Status.PENDING).update(
-            status=StepRun.Status.CANCELLED, finished_at=now)
-        record_event(step_run.drill_id, "step.rejected", f"{label} rejected by {user}: {comment}", step_run=step_run,
-                     actor=user, at=now)
+            status=StepRun.Status.CANCELLED, finished_at=db_now())
         record("approval.rejected", actor=user, obj=step_run, drill_id=step_run.drill_id,
                summary=f"rejected {label}: {comment}")
-        transaction.on_commit(lambda: engine.advance(step_run.drill_id))
+
+
+def _is_gate(step_run: StepRun) -> bool:
+    try:
+        return get_action(step_run.step.action).is_approval_gate
+    except ActionFailed:
+        return False
+
+
+def _require_gate(step_run: StepRun) -> None:
+    if not _is_gate(step_run):
+        raise DrillActionRefused("This step is not an approval gate.")
 
 
 def _require_comment(comment: str) -> None:
@@ -184,24 +228,37 @@ def _require_comment(comment: str) -> None:
         raise DrillActionRefused("Write a comment: an approval or rejection is recorded with its reason.")
 
 
-def _require_gate(step_run: StepRun) -> None:
-    if step_run.step.action != engine.APPROVAL_ACTION:
-        raise DrillActionRefused("This step is not an approval gate.")
+def _check_not_starter(drill: Drill, user: Any) -> None:
+    if drill.started_by_id is not None and drill.started_by_id == user.pk:
+        raise DrillActionRefused("You started this drill: another approver must decide this gate (four eyes).")
 
 
-def confirm_step(*, step_run: StepRun, user: Any, note: str = "") -> None:
-    check(user, Capability.PARTICIPATE, "confirm steps")
-    with transaction.atomic():
-        engine.confirm_step(step_run=step_run, user=user, note=note)
-        record("step.confirmed", actor=user, obj=step_run, drill_id=step_run.drill_id,
-               summary=f"confirmed step {step_run.position} “{step_run.step.name}”" + (f": {note}" if note else ""))
-
+# --- stopping and resuming ------------------------------------------------------------------------
 
 def abort_drill(*, drill: Drill, user: Any, reason: str) -> None:
     check(user, Capability.COORDINATE, "abort drills")
+    if not reason.strip():
+        raise DrillActionRefused("Say why the drill is aborted: the reason goes into its record.")
     with transaction.atomic():
         before = Drill.objects.values_list("status", flat=True).get(pk=drill.pk)
-        engine.abort_drill(drill=drill, user=user, reason=reason)
+        now = db_now()
+        # A draft (a production drill awaiting approval) can be withdrawn the same way.
+        aborted = Drill.objects.filter(pk=drill.pk, status__in=(Drill.Status.DRAFT, *Drill.ACTIVE, Drill.Status.FAILED)).update(
+            status=Drill.Status.ABORTED, finished_at=now, outcome=f"Aborted by {user}: {reason}")
+        if not aborted:
+            raise DrillActionRefused("Only a drill awaiting approval, running, waiting or failed can be aborted.")
+        # A step a worker holds right now finishes its call and is recorded; the rest stop here.
+        StepRun.objects.filter(drill=drill, status__in=(StepRun.Status.PENDING, StepRun.Status.POLLING,
+                                                        StepRun.Status.WAITING)).update(
+            status=StepRun.Status.CANCELLED, finished_at=now)
+        canary.stop(drill.pk, "drill aborted")
+        record_event(drill.pk, EventKind.DRILL_ABORTED, f"Drill aborted by {user}: {reason}", actor=user, at=now)
+        if canary.outage_left_open(drill.pk):
+            # Abort stops the drill, not the outage it caused: say so where nobody can miss it.
+            warning = (f"The outage this drill started was not recovered: {drill.system} may still be down. "
+                       "Recover it by hand or with its recovery runbook.")
+            Drill.objects.filter(pk=drill.pk).update(outcome=f"Aborted by {user}: {reason}. {warning}")
+            record_event(drill.pk, EventKind.DRILL_OUTAGE_LEFT_OPEN, warning, actor=user, at=now)
         record("drill.aborted", actor=user, obj=drill, drill_id=drill.pk, summary=f"aborted the drill: {reason}",
                before={"status": before}, after={"status": Drill.Status.ABORTED})
 
@@ -209,14 +266,51 @@ def abort_drill(*, drill: Drill, user: Any, reason: str) -> None:
 def retry_step(*, step_run: StepRun, user: Any) -> None:
     check(user, Capability.COORDINATE, "retry steps")
     with transaction.atomic():
-        engine.retry_step(step_run=step_run, user=user)
+        _resume_at(step_run, user, skip_reason=None)
         record("step.retried", actor=user, obj=step_run, drill_id=step_run.drill_id,
                summary=f"retried step {step_run.position} “{step_run.step.name}”")
 
 
 def skip_step(*, step_run: StepRun, user: Any, reason: str) -> None:
     check(user, Capability.COORDINATE, "skip steps")
+    if not reason.strip():
+        raise DrillActionRefused("Say why the step is skipped: the reason goes into the drill's record.")
     with transaction.atomic():
-        engine.skip_step(step_run=step_run, user=user, reason=reason)
+        _resume_at(step_run, user, skip_reason=reason)
         record("step.skipped", actor=user, obj=step_run, drill_id=step_run.drill_id,
                summary=f"skipped step {step_run.position} “{step_run.step.name}”: {reason}")
+
+
+def _resume_at(step_run: StepRun, user: Any, *, skip_reason: str | None) -> None:
+    drill = Drill.objects.select_for_update().get(pk=step_run.drill_id)
+    step_run = StepRun.objects.select_related("step").get(pk=step_run.pk)
+    label = step_label(step_run)
+    if skip_reason is not None and _is_gate(step_run):
+        raise DrillActionRefused("An approval gate cannot be skipped: an approver must approve it.")
+    waiting_skip = skip_reason is not None and step_run.status == StepRun.Status.WAITING and drill.is_active
+    if not waiting_skip and (drill.status != Drill.Status.FAILED or step_run.status != StepRun.Status.FAILED):
+        raise DrillActionRefused("Only a failed step of a failed drill can be retried or skipped.")
+    now = db_now()
+    fresh_start = {"status": StepRun.Status.PENDING, "dispatched_at": None, "started_at": None, "finished_at": None,
+                   "error": "", "poll_state": {}, "phase": "run"}
+    if skip_reason is not None:
+        StepRun.objects.filter(pk=step_run.pk).update(status=StepRun.Status.SKIPPED, finished_at=now,
+                                                      note=skip_reason, acted_by=user)
+        record_event(drill.pk, EventKind.STEP_SKIPPED, f"{label} skipped by {user}: {skip_reason}",
+                     step_run=step_run, actor=user, at=now)
+    else:
+        # A fresh start: the step's time limit counts from the retry, not from the failed attempt.
+        StepRun.objects.filter(pk=step_run.pk).update(**fresh_start)
+        record_event(drill.pk, EventKind.STEP_RETRY, f"{label} retried by {user}.", step_run=step_run, actor=user, at=now)
+        # Other steps of the same stage that failed alongside it are retried with it.
+        if step_run.step.group:
+            StepRun.objects.filter(drill=drill, status=StepRun.Status.FAILED,
+                                   step__group=step_run.step.group).update(**fresh_start)
+    if drill.status == Drill.Status.FAILED:
+        Measurement.objects.filter(drill=drill).delete()
+        drill.status = Drill.Status.RUNNING
+        drill.finished_at = None
+        drill.outcome = ""
+        drill.save(update_fields=["status", "finished_at", "outcome"])
+        canary.resume(drill.pk)
+    transaction.on_commit(lambda: engine.advance(drill.pk))

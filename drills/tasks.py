@@ -5,48 +5,40 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from observability.logging import log_context
-from observability.tracing import export_drill_trace, trace_id_for_drill
-
-from . import engine
+from . import canary, engine
+from .log_context import log_context
 from .models import StepRun
-
-
-def drill_log_context(drill_id: int | None, **ids: object):
-    return log_context(drill_id=drill_id, trace_id=trace_id_for_drill(drill_id) if drill_id else None, **ids)
 
 
 @shared_task(name="drills.tasks.advance_drill")
 def advance_drill(drill_id: int) -> None:
-    with drill_log_context(drill_id):
+    with log_context(drill_id=drill_id):
         engine.advance(drill_id)
 
 
 @shared_task(name="drills.tasks.run_step")
 def run_step(step_run_id: int) -> None:
     drill_id = StepRun.objects.filter(pk=step_run_id).values_list("drill_id", flat=True).first()
-    with drill_log_context(drill_id, step_run_id=step_run_id):
+    with log_context(drill_id=drill_id, step_run_id=step_run_id):
         engine.execute(step_run_id)
 
 
 @shared_task(name="drills.tasks.finish_drill")
 def finish_drill(drill_id: int) -> None:
-    with drill_log_context(drill_id):
+    with log_context(drill_id=drill_id):
         engine.finish(drill_id)
-        export_drill_trace(drill_id)
 
 
 @shared_task(name="drills.tasks.measure_drill")
 def measure_drill(drill_id: int) -> None:
-    with drill_log_context(drill_id):
+    with log_context(drill_id=drill_id):
         engine.measure_failed(drill_id)
-        export_drill_trace(drill_id)
 
 
 @shared_task(name="drills.tasks.canary_tick")
 def canary_tick(drill_id: int) -> None:
-    with drill_log_context(drill_id):
-        engine.canary_tick(drill_id)
+    with log_context(drill_id=drill_id):
+        canary.tick(drill_id)
 
 
 @shared_task(name="drills.tasks.sweep_active_drills")

@@ -16,12 +16,14 @@ from accounts.roles import Capability, requires
 from runbooks.models import Runbook
 
 from . import selectors, services
+from .filters import DrillFilter
 from .models import Drill, StepRun
 from .progress import drill_progress
-from .report import drill_evidence_pack
+from .evidence_pack import drill_evidence_pack
 
 PAGE_SIZE = 50
 DASHBOARD_ROWS = 25
+HISTORY_ROWS = 20
 
 
 @require_GET
@@ -40,8 +42,19 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @requires(Capability.VIEW)
 def drill_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.recent_drills_queryset(), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "drills/drill_list.html", {"drills": page.object_list, "page": page})
+    filters = DrillFilter(request.GET, queryset=selectors.recent_drills_queryset())
+    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "drills/drill_list.html", {"drills": page.object_list, "page": page, "filters": filters})
+
+
+@require_GET
+@requires(Capability.VIEW)
+def drill_history_partial(request: HttpRequest) -> HttpResponse:
+    """The newest drills of a system or a runbook, for the pages of what we plan (which load it with
+    htmx, so the planning app never reads drills itself)."""
+    filters = DrillFilter(request.GET, queryset=selectors.recent_drills_queryset())
+    return render(request, "drills/partials/drill_history.html",
+                  {"drills": filters.qs[:HISTORY_ROWS], "query": request.GET.urlencode()})
 
 
 @require_POST
@@ -67,14 +80,14 @@ def drill_start(request: HttpRequest, slug: str) -> HttpResponse:
 @requires(Capability.VIEW)
 def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Drill, pk=pk)
-    return render(request, "drills/drill_detail.html", drill_progress(pk).as_context())
+    return render(request, "drills/drill_detail.html", drill_progress(pk, request.user).as_context())
 
 
 @require_GET
 @requires(Capability.VIEW)
 def drill_progress_partial(request: HttpRequest, pk: int) -> HttpResponse:
     get_object_or_404(Drill, pk=pk)
-    progress = drill_progress(pk)
+    progress = drill_progress(pk, request.user)
     if request.GET.get("seen") == progress.fingerprint:
         # Nothing changed since the page's last swap: htmx swaps nothing on 204, so a note being
         # typed into a confirmation form is not wiped every second.
@@ -84,7 +97,7 @@ def drill_progress_partial(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _after_action(request: HttpRequest, drill_id: int) -> HttpResponse:
     if request.htmx:
-        return render(request, "drills/partials/progress.html", drill_progress(drill_id).as_context())
+        return render(request, "drills/partials/progress.html", drill_progress(drill_id, request.user).as_context())
     return redirect("drills:drill_detail", pk=drill_id)
 
 

@@ -5,33 +5,25 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
-CONTEXT_FIELDS = ("drill_id", "step_run_id", "task_id", "trace_id")
-_context: ContextVar[dict[str, Any]] = ContextVar("drdrill_log_context", default={})
+from drills.log_context import CONTEXT_FIELDS as DRILL_CONTEXT_FIELDS
+from drills.log_context import current_log_context
 
+from .tracing import trace_id_for_drill
 
-@contextmanager
-def log_context(**ids: Any) -> Iterator[None]:
-    """Add ids to every log line written inside the block (nested blocks add to the outer ones)."""
-    token = _context.set({**_context.get(), **{k: v for k, v in ids.items() if v is not None}})
-    try:
-        yield
-    finally:
-        _context.reset(token)
-
-
-def current_context() -> dict[str, Any]:
-    return dict(_context.get())
+CONTEXT_FIELDS = (*DRILL_CONTEXT_FIELDS, "trace_id")
 
 
 class ContextFilter(logging.Filter):
+    """Puts the ids of the drill being worked on (drills.log_context) on each record, and the
+    drill's trace id, so a log line links to its trace."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _context.get()
+        context = current_log_context()
+        if context.get("drill_id"):
+            context["trace_id"] = trace_id_for_drill(context["drill_id"])
         for name in CONTEXT_FIELDS:
             if not hasattr(record, name) and name in context:
                 setattr(record, name, context[name])

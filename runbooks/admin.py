@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from config.read_only_admin import ReadOnlyAdmin
+from audit.read_only_admin import ReadOnlyAdmin
 
 from .models import Runbook, RunbookVersion, Step, System
 

@@ -66,6 +66,10 @@ class System(models.Model):
         return reverse("runbooks:system_detail", args=[self.slug])
 
     @property
+    def is_production(self) -> bool:
+        return self.environment == Environment.PRODUCTION
+
+    @property
     def tier_label(self) -> str:
         return TIER_LABELS.get(self.tier, f"Tier {self.tier}")
 

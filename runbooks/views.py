@@ -1,19 +1,18 @@
-"""Pages of what we plan: systems and runbooks. Views stay thin: they read through selectors and
-change state only through services (runbooks.services, drills.services)."""
+"""Pages of what we plan: systems and runbooks. Views stay thin and change state only through
+runbooks.services. What was run against a system or runbook is drills' to tell: these pages load
+its drill history as an htmx partial served by drills, so planning never reads what runs."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Capability, requires
-from drills import selectors as drill_selectors
-from drills.services import needs_start_approval
-
 from . import services
 from .actions import ActionFailed, get_action
 from .forms import RunbookImportForm
@@ -27,9 +26,10 @@ PAGE_SIZE = 50
 @require_GET
 @requires(Capability.VIEW)
 def system_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(drill_selectors.systems_with_last_drill(), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "runbooks/system_list.html",
-                  {"systems": drill_selectors.with_last_drills(page.object_list), "page": page})
+    systems = (System.objects.annotate(runbook_count=Count("runbooks")).prefetch_related("dependencies")
+               .order_by("tier", "name"))
+    page = Paginator(systems, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "runbooks/system_list.html", {"systems": page.object_list, "page": page})
 
 
 @require_GET
@@ -39,7 +39,6 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "runbooks/system_detail.html", {
         "system": system,
         "targets": services.targets_for_display(system),
-        "drills": drill_selectors.drills_of_system(system),
     })
 
 
@@ -73,8 +72,6 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "runbooks/runbook_detail.html", {
         "runbook": runbook, "versions": versions, "version": version, "steps": steps,
         "is_latest": bool(versions) and version == versions[0],
-        "drills": drill_selectors.drills_of_runbook(runbook.pk),
-        "needs_start_approval": version is not None and needs_start_approval(runbook_version=version, mode="live"),
     })
 
 

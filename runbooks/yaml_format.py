@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .actions import CATALOGUE, ParamError, binding_problems, parse_params
+from .actions import ParamError, action_names, binding_problems, canary_kinds, get_action, is_known_action, parse_params
 from .durations import parse_duration
 from .models import TIER_DEFAULTS, DrillKind, Environment, System
 
@@ -36,6 +36,26 @@ class FormatProblem:
 
     def __str__(self) -> str:
         return f"{self.source}: {self.where}: {self.message}" if self.where else f"{self.source}: {self.message}"
+
+
+@dataclass
+class ProblemsAt:
+    """Collects the problems of one object (a system, a runbook, a step) into the import's list,
+    each named by file, object and field."""
+
+    source: str
+    where: str
+    found: list[FormatProblem]
+
+    def __post_init__(self) -> None:
+        self.count_at_start = len(self.found)
+
+    def add(self, field_name: str, message: str) -> None:
+        self.found.append(FormatProblem(self.source, self.where, f"{field_name}: {message}"))
+
+    @property
+    def any(self) -> bool:
+        return len(self.found) > self.count_at_start
 
 
 class RunbookFormatError(ValueError):
@@ -112,51 +132,48 @@ def _parse_system(source: str, index: int, raw: Any, problems: list[FormatProble
     slug = raw.get("slug")
     if isinstance(slug, str):
         where = f"system {slug!r}"
-    before = len(problems)
-
-    def bad(field_name: str, message: str) -> None:
-        problems.append(FormatProblem(source, where, f"{field_name}: {message}"))
+    at = ProblemsAt(source, where, problems)
 
     for key in sorted(set(raw) - SYSTEM_FIELDS):
-        bad(key, f"unknown field; a system takes: {', '.join(sorted(SYSTEM_FIELDS))}")
+        at.add(key, f"unknown field; a system takes: {', '.join(sorted(SYSTEM_FIELDS))}")
     if not isinstance(slug, str) or not SLUG.match(slug):
-        bad("slug", "required: lower-case letters, digits, '-' or '_'")
+        at.add("slug", "required: lower-case letters, digits, '-' or '_'")
     name = raw.get("name") or slug
     tier = raw.get("tier")
     if isinstance(tier, bool) or not isinstance(tier, int) or tier not in TIER_DEFAULTS:
-        bad("tier", f"required: a whole number from 0 to 4, got {tier!r}")
+        at.add("tier", f"required: a whole number from 0 to 4, got {tier!r}")
         tier = None
     environment = raw.get("environment", Environment.PRODUCTION)
     if environment not in Environment.values:
-        bad("environment", f"must be one of {', '.join(Environment.values)}, got {environment!r}")
+        at.add("environment", f"must be one of {', '.join(Environment.values)}, got {environment!r}")
     targets_seconds: dict[str, int] = {}
     for field_name, index_in_defaults in (("rto_target", 0), ("rpo_target", 1)):
         if field_name in raw:
             try:
                 targets_seconds[field_name] = int(round(parse_duration(raw[field_name])))
             except ValueError as error:
-                bad(field_name, str(error))
+                at.add(field_name, str(error))
         elif tier is not None:
             targets_seconds[field_name] = TIER_DEFAULTS[tier][index_in_defaults]
     depends_on = raw.get("depends_on", [])
     if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
-        bad("depends_on", "must be a list of system slugs")
+        at.add("depends_on", "must be a list of system slugs")
         depends_on = []
     targets = raw.get("targets", {})
     if not isinstance(targets, dict):
-        bad("targets", "must map target names to {kind: ..., ...}")
+        at.add("targets", "must map target names to {kind: ..., ...}")
         targets = {}
     for target_name, binding in targets.items():
         if not isinstance(binding, dict) or not isinstance(binding.get("kind"), str):
-            bad(f"targets.{target_name}", "must be a mapping with a 'kind' (sqlite, http, postgres, ...)")
+            at.add(f"targets.{target_name}", "must be a mapping with a 'kind' (sqlite, http, postgres, ...)")
             continue
         for secret_key in ("password", "secret", "token"):
             if secret_key in binding:
-                bad(f"targets.{target_name}.{secret_key}",
+                at.add(f"targets.{target_name}.{secret_key}",
                     "secrets are never stored; name an environment variable instead (e.g. password_env: ORDERS_DB_PASSWORD)")
         for field_name, message in binding_problems(binding):
-            bad(f"targets.{target_name}.{field_name}", message)
-    if len(problems) > before:
+            at.add(f"targets.{target_name}.{field_name}", message)
+    if at.any:
         return None
     return {
         "slug": slug,
@@ -181,36 +198,33 @@ def _parse_runbook_shape(source: str, index: int, raw: Any, problems: list[Forma
     slug = raw.get("slug")
     if isinstance(slug, str):
         where = f"runbook {slug!r}"
-    before = len(problems)
-
-    def bad(field_name: str, message: str) -> None:
-        problems.append(FormatProblem(source, where, f"{field_name}: {message}"))
+    at = ProblemsAt(source, where, problems)
 
     for key in sorted(set(raw) - RUNBOOK_FIELDS):
-        bad(key, f"unknown field; a runbook takes: {', '.join(sorted(RUNBOOK_FIELDS))}")
+        at.add(key, f"unknown field; a runbook takes: {', '.join(sorted(RUNBOOK_FIELDS))}")
     if not isinstance(slug, str) or not SLUG.match(slug):
-        bad("slug", "required: lower-case letters, digits, '-' or '_'")
+        at.add("slug", "required: lower-case letters, digits, '-' or '_'")
     if not isinstance(raw.get("system"), str):
-        bad("system", "required: the slug of the system this runbook recovers")
+        at.add("system", "required: the slug of the system this runbook recovers")
     kind = raw.get("kind")
     if kind not in DrillKind.values:
-        bad("kind", f"required: one of {', '.join(DrillKind.values)}, got {kind!r}")
+        at.add("kind", f"required: one of {', '.join(DrillKind.values)}, got {kind!r}")
     canary = raw.get("canary")
     if canary is not None:
         if not isinstance(canary, dict) or not isinstance(canary.get("target"), str):
-            bad("canary", "must be a mapping with a 'target' (and optionally 'interval')")
+            at.add("canary", "must be a mapping with a 'target' (and optionally 'interval')")
             canary = None
         else:
             unknown = set(canary) - {"target", "interval"}
             if unknown:
-                bad("canary", f"unknown field(s) {', '.join(sorted(unknown))}; takes target and interval")
+                at.add("canary", f"unknown field(s) {', '.join(sorted(unknown))}; takes target and interval")
             try:
                 canary = {"target": canary["target"], "interval": parse_duration(canary.get("interval", 1))}
             except ValueError as error:
-                bad("canary.interval", str(error))
+                at.add("canary.interval", str(error))
     raw_steps = raw.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        bad("steps", "required: a non-empty list of steps")
+        at.add("steps", "required: a non-empty list of steps")
         raw_steps = []
     steps = []
     keys: set[str] = set()
@@ -219,7 +233,7 @@ def _parse_runbook_shape(source: str, index: int, raw: Any, problems: list[Forma
         step = _parse_step(source, where, i, raw_step, problems, keys, marks_seen)
         if step:
             steps.append(step)
-    if len(problems) > before:
+    if at.any:
         return None
     return {
         "slug": slug,
@@ -240,52 +254,49 @@ def _parse_step(source: str, runbook_where: str, position: int, raw: Any, proble
         return None
     if isinstance(raw.get("name"), str):
         where = f"{where} {raw['name']!r}"
-    before = len(problems)
-
-    def bad(field_name: str, message: str) -> None:
-        problems.append(FormatProblem(source, where, f"{field_name}: {message}"))
+    at = ProblemsAt(source, where, problems)
 
     for key in sorted(set(raw) - STEP_FIELDS):
-        bad(key, f"unknown field; a step takes: {', '.join(sorted(STEP_FIELDS))}")
+        at.add(key, f"unknown field; a step takes: {', '.join(sorted(STEP_FIELDS))}")
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        bad("name", "required: what the step does, in words")
+        at.add("name", "required: what the step does, in words")
         name = f"step {position}"
     action = raw.get("action")
-    if action not in CATALOGUE:
-        bad("action", f"unknown action {action!r}; known actions: {', '.join(sorted(CATALOGUE))}")
+    if not is_known_action(action):
+        at.add("action", f"unknown action {action!r}; known actions: {', '.join(action_names())}")
     key = raw.get("key") or slugify_key(name)
     if not isinstance(key, str) or not SLUG.match(key):
-        bad("key", "must be lower-case letters, digits, '-' or '_'")
+        at.add("key", "must be lower-case letters, digits, '-' or '_'")
     elif key in keys:
-        bad("key", f"{key!r} is used by an earlier step; give this step its own key")
+        at.add("key", f"{key!r} is used by an earlier step; give this step its own key")
     keys.add(str(key))
     timeout = DEFAULT_STEP_TIMEOUT
     if "timeout" in raw:
         try:
             timeout = parse_duration(raw["timeout"])
         except ValueError as error:
-            bad("timeout", str(error))
+            at.add("timeout", str(error))
     retries = raw.get("retries", 0)
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
-        bad("retries", f"must be a whole number from 0 to 10, got {retries!r}")
+        at.add("retries", f"must be a whole number from 0 to 10, got {retries!r}")
     marks = _as_list(raw.get("marks"))
     for mark in marks:
         if mark not in KNOWN_MARKS:
-            bad("marks", f"unknown mark {mark!r}; known marks: {', '.join(KNOWN_MARKS)}")
+            at.add("marks", f"unknown mark {mark!r}; known marks: {', '.join(KNOWN_MARKS)}")
         elif mark in marks_seen:
-            bad("marks", f"{mark!r} is already set by an earlier step; a runbook sets each mark once")
+            at.add("marks", f"{mark!r} is already set by an earlier step; a runbook sets each mark once")
         marks_seen.add(str(mark))
     group = raw.get("group", "")
     if not isinstance(group, str):
-        bad("group", "must be a name shared by the steps that run in parallel")
+        at.add("group", "must be a name shared by the steps that run in parallel")
     params = raw.get("params", {})
-    if action in CATALOGUE:
+    if is_known_action(action):
         try:
-            parse_params(CATALOGUE[action].Params, params)
+            parse_params(get_action(action).Params, params)
         except ParamError as error:
-            bad(f"params.{error.field}" if error.field else "params", error.message)
-    if len(problems) > before:
+            at.add(f"params.{error.field}" if error.field else "params", error.message)
+    if at.any:
         return None
     return {"key": key, "name": name.strip(), "action": action, "params": params or {}, "timeout": timeout,
             "retries": retries, "marks": marks, "group": group}
@@ -322,11 +333,11 @@ def _check_cross_references(batch: ParsedBatch, problems: list[FormatProblem]) -
             if binding is None:
                 problems.append(FormatProblem(runbook["_source"], where,
                                               f"canary.target: the system binds no target {canary['target']!r}; it binds: {', '.join(sorted(targets)) or 'none'}"))
-            elif binding.get("kind") not in ("sqlite", "postgres"):
+            elif binding.get("kind") not in canary_kinds():
                 problems.append(FormatProblem(runbook["_source"], where,
                                               f"canary.target: no canary writer for a {binding.get('kind')!r} target"))
         for position, step in enumerate(runbook["steps"], start=1):
-            action = CATALOGUE[step["action"]]
+            action = get_action(step["action"])
             target_name = step["params"].get("target")
             if target_name is None:
                 continue

@@ -1,42 +1,53 @@
 """Shared fixtures: real Celery worker processes, a controllable local HTTP service, the demo
-orders system on a real SQLite file, and drill helpers.
+orders system on a real SQLite file, and drill helpers (tests/support/).
 
-Tests run on PostgreSQL and Redis when DATABASE_URL / CELERY_BROKER_URL point at them (CI does),
-and on the embedded defaults (SQLite, the filesystem broker) otherwise. With DRDRILL_TESTS_STRICT=1
-(CI) a skipped test fails the run, and the real services are required.
+Tests run on PostgreSQL and Redis when DATABASE_URL / CELERY_BROKER_URL point at them, and on the
+embedded defaults (SQLite, the filesystem broker) otherwise; CI runs the suite both ways. A test of
+something only one backend has (a PostgreSQL trigger, a Redis restart) is marked ``postgres`` or
+``redis`` and runs in the pass that has it: the other pass deselects it and says so. With
+DRDRILL_TESTS_STRICT=1 (CI) a skipped test fails the run.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
-from tests.http_service import ControlledService
+from tests.support.http_service import ControlledService
+from tests.support.scenarios import ORDERS_TOKEN, ORDERS_TOKEN_VARIABLE
+from tests.support.workers import WorkerPool, database_url_of_test_db, purge_broker
 
-ROOT = Path(__file__).resolve().parent.parent
-ORDERS_TOKEN_VARIABLE = "ORDERS_API_TOKEN"
-ORDERS_TOKEN = "tok-7f3a9c1e5b2d4f60"
 STRICT = os.environ.get("DRDRILL_TESTS_STRICT") == "1"
+ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+ON_REDIS = os.environ.get("CELERY_BROKER_URL", "").startswith("redis://")
+BACKEND_MARKERS = {"postgres": (ON_POSTGRES, "PostgreSQL (DATABASE_URL)"), "redis": (ON_REDIS, "Redis (CELERY_BROKER_URL)")}
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    if STRICT:
-        broker = os.environ.get("CELERY_BROKER_URL", "")
-        database = os.environ.get("DATABASE_URL", "")
-        if not broker.startswith("redis://") or not database.startswith(("postgres://", "postgresql://")):
-            raise pytest.UsageError("DRDRILL_TESTS_STRICT=1 needs DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis)")
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of one backend's own behaviour run in the pass that uses it; the other pass leaves them
+    out, and says how many and why, rather than skipping them."""
+    kept, left_out = [], {}
+    for item in items:
+        missing = [label for marker, (present, label) in BACKEND_MARKERS.items()
+                   if item.get_closest_marker(marker) and not present]
+        if missing:
+            left_out.setdefault(", ".join(missing), []).append(item)
+        else:
+            kept.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=[i for group in left_out.values() for i in group])
+        items[:] = kept
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        for needs, group in left_out.items():
+            if reporter:
+                reporter.write_line(f"{len(group)} test(s) of {needs} behaviour run in the pass on that backend: "
+                                    + ", ".join(i.nodeid.rsplit('::', 1)[-1] for i in group))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -46,63 +57,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         # CI promises every test ran: a skip there is a failure.
         reporter.write_line(f"DRDRILL_TESTS_STRICT: {skipped} test(s) skipped; failing the run", red=True)
         session.exitstatus = 1
-
-
-def database_url_of_test_db() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = quote(s["USER"] or "")
-    if s.get("PASSWORD"):
-        auth += ":" + quote(s["PASSWORD"])
-    host = s.get("HOST") or "127.0.0.1"
-    return f"postgres://{auth}@{host}:{s.get('PORT') or 5432}/{s['NAME']}"
-
-
-class WorkerPool:
-    """A real ``celery worker --beat`` process with prefork children, on the test database."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--pool", "prefork",
-             "--concurrency", "3", "--loglevel", "INFO", "-n", f"test-{os.getpid()}@%h",
-             "--schedule", str(Path(self.env["DRDRILL_DATA_DIR"]) / "celerybeat-schedule")],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"celery worker exited: see {self.log_path}")
-            if b"ready." in self.log_path.read_bytes():
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"celery worker did not get ready in 60 s: see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-    def restart(self) -> None:
-        self.stop()
-        self.log_path.write_bytes(self.log_path.read_bytes().replace(b"ready.", b"ready-before-restart."))
-        self.start()
-
-
-def purge_broker() -> None:
-    from config.celery import app
-
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(app.conf.task_default_queue)
 
 
 @pytest.fixture(scope="session")
@@ -176,22 +130,6 @@ def orders_service(orders_db: Path) -> Iterator[str]:
     server.server_close()
 
 
-def orders_system_yaml(db_path: Path, url: str, **overrides: Any) -> str:
-    tier = overrides.get("tier", 2)
-    return f"""
-systems:
-  - slug: orders
-    name: Orders
-    environment: staging
-    tier: {tier}
-    rto_target: {overrides.get('rto_target', '2m')}
-    rpo_target: {overrides.get('rpo_target', '1m')}
-    targets:
-      db: {{kind: sqlite, path: "{db_path}"}}
-      web: {{kind: http, url: "{url}"}}
-"""
-
-
 @pytest.fixture
 def import_yaml(coordinator: Any):
     from runbooks.services import import_runbooks
@@ -212,23 +150,3 @@ def start_drill(coordinator: Any):
         return drill_start(runbook_version=version, user=coordinator, mode=mode)
 
     return _start
-
-
-def wait_for_drill(drill: Any, statuses: tuple[str, ...] = ("succeeded", "failed", "aborted"), timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        drill.refresh_from_db()
-        if drill.status in statuses:
-            return drill
-        time.sleep(0.2)
-    steps = [(s.position, s.status, s.error) for s in drill.step_runs.order_by("position")]
-    raise AssertionError(f"drill {drill.pk} still {drill.status} after {timeout} s; steps: {steps}")
-
-
-def wait_until(predicate: Any, timeout: float = 30, message: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")

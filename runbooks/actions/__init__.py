@@ -1,55 +1,16 @@
-"""The catalogue of step actions, by name, and the canary writers, by target kind.
+"""How a runbook step touches the world: the action interface (``base``), and the families of actions
+that register themselves (``registry``; one package per family below this folder).
 
-Adding an action: write a class in the module of its family and list it here. See docs/actions.md.
+Everything outside this package asks for actions, binding checks and canary writers through the
+functions here. Writing a family: docs/actions.md#writing-a-family.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from .base import Action, ActionFailed, Done, Outcome, ParamError, PollAgain, StepContext, WaitForPerson, parse_params
-from .http import HttpRequest, HttpWaitHealthy
-from .human import Approval, ManualConfirm
-from .postgres import (
-    PostgresBackup,
-    PostgresBaseline,
-    PostgresCanary,
-    PostgresFault,
-    PostgresPromote,
-    PostgresRebuildStandby,
-    PostgresReplicationStatus,
-    PostgresRestore,
-    PostgresSwitchover,
-    PostgresVerify,
-    PostgresWaitHealthy,
-)
-from .postgres import binding_problems as postgres_binding_problems
-from .sqlite import SqliteBackup, SqliteCanary, SqliteFault, SqliteRestore
-from .timing import Wait
-
-CATALOGUE: dict[str, Action[Any]] = {
-    action.name: action
-    for action in (
-        HttpRequest(),
-        HttpWaitHealthy(),
-        SqliteBackup(),
-        SqliteRestore(),
-        SqliteFault(),
-        PostgresReplicationStatus(),
-        PostgresWaitHealthy(),
-        PostgresFault(),
-        PostgresPromote(),
-        PostgresSwitchover(),
-        PostgresRebuildStandby(),
-        PostgresBackup(),
-        PostgresRestore(),
-        PostgresBaseline(),
-        PostgresVerify(),
-        Wait(),
-        ManualConfirm(),
-        Approval(),
-    )
-}
+from .registry import Family, load_families, register_family
 
 
 class CanaryWriter(Protocol):
@@ -59,32 +20,37 @@ class CanaryWriter(Protocol):
     def newest(self, drill_id: int) -> dict[str, Any] | None: ...
 
 
-CANARY_WRITERS: dict[str, type] = {"sqlite": SqliteCanary, "postgres": PostgresCanary}
+def get_action(name: str) -> Action[Any]:
+    return load_families().action(name)
 
-# Checks of a target binding by kind, run at import: (field, message) for each problem.
-BINDING_CHECKS: dict[str, Callable[[dict[str, Any]], list[tuple[str, str]]]] = {"postgres": postgres_binding_problems}
+
+def action_names() -> list[str]:
+    return load_families().action_names()
+
+
+def is_known_action(name: object) -> bool:
+    return isinstance(name, str) and load_families().family_of(name) is not None
 
 
 def binding_problems(binding: dict[str, Any]) -> list[tuple[str, str]]:
-    check = BINDING_CHECKS.get(binding.get("kind", ""))
-    return check(binding) if check else []
+    """Checks of a target binding by its kind, run at import: (field, message) for each problem."""
+    return load_families().binding_problems(binding)
 
 
-def get_action(name: str) -> Action[Any]:
-    try:
-        return CATALOGUE[name]
-    except KeyError:
-        raise ActionFailed(f"unknown action {name!r}; known actions: {', '.join(sorted(CATALOGUE))}") from None
+def canary_kinds() -> list[str]:
+    return load_families().canary_kinds()
 
 
 def canary_writer(binding: dict[str, Any]) -> CanaryWriter:
-    kind = binding.get("kind")
-    if kind not in CANARY_WRITERS:
-        raise ActionFailed(f"no canary writer for targets of kind {kind!r}; supported: {', '.join(CANARY_WRITERS)}")
-    return CANARY_WRITERS[kind](binding)
+    return load_families().canary_writer_class(str(binding.get("kind")))(binding)
+
+
+def families() -> list[Family]:
+    return list(load_families().families.values())
 
 
 __all__ = [
-    "CATALOGUE", "CANARY_WRITERS", "Action", "ActionFailed", "Done", "Outcome", "ParamError", "PollAgain",
-    "StepContext", "WaitForPerson", "binding_problems", "canary_writer", "get_action", "parse_params",
+    "Action", "ActionFailed", "CanaryWriter", "Done", "Family", "Outcome", "ParamError", "PollAgain", "StepContext",
+    "WaitForPerson", "action_names", "binding_problems", "canary_kinds", "canary_writer", "families", "get_action",
+    "is_known_action", "parse_params", "register_family",
 ]

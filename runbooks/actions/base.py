@@ -96,6 +96,8 @@ class Action(Generic[P]):
     phase: ClassVar[str] = "recover"
     # What the action changes, in words, for the catalogue and the dry-run report.
     changes: ClassVar[str] = "nothing"
+    # Only an approver who did not start the drill may end this step's wait (never a confirmation or a skip).
+    is_approval_gate: ClassVar[bool] = False
 
     def call_timeout(self, params: P) -> float:
         """Upper bound of one run()/poll() call; a claim held longer is presumed dead."""

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.context import audit_origin
 
 from drills.models import Drill
-from drills.report import drill_summary
+from drills.evidence_pack import drill_summary
 from drills.services import DrillActionRefused, drill_start
 from runbooks.models import Runbook
 

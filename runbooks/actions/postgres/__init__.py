@@ -1,16 +1,25 @@
 """PostgreSQL targets: replication status, outage injection, promotion, switchover, standby rebuilds,
-base backups and restores, integrity checks and the canary writer (docs/actions-postgresql.md)."""
+base backups and restores, integrity checks and the canary writer (docs/actions-postgresql.md).
+psycopg and the server tools are loaded when a PostgreSQL action is first used."""
 
-from .backup import PostgresBackup, PostgresRestore
-from .canary import PostgresCanary
-from .failover import PostgresPromote, PostgresRebuildStandby, PostgresSwitchover
-from .fault import PostgresFault
-from .health import PostgresReplicationStatus, PostgresWaitHealthy
-from .integrity import PostgresBaseline, PostgresVerify
-from .target import binding_problems
+from ..registry import register_family
 
-__all__ = [
-    "PostgresBackup", "PostgresBaseline", "PostgresCanary", "PostgresFault", "PostgresPromote",
-    "PostgresRebuildStandby", "PostgresReplicationStatus", "PostgresRestore", "PostgresSwitchover",
-    "PostgresVerify", "PostgresWaitHealthy", "binding_problems",
-]
+register_family(
+    name="postgres",
+    package=__name__,
+    actions={
+        "postgres.replication_status": ".health:PostgresReplicationStatus",
+        "postgres.wait_healthy": ".health:PostgresWaitHealthy",
+        "postgres.fault": ".fault:PostgresFault",
+        "postgres.promote": ".failover:PostgresPromote",
+        "postgres.switchover": ".failover:PostgresSwitchover",
+        "postgres.rebuild_standby": ".failover:PostgresRebuildStandby",
+        "postgres.backup": ".backup:PostgresBackup",
+        "postgres.restore": ".backup:PostgresRestore",
+        "postgres.baseline": ".integrity:PostgresBaseline",
+        "postgres.verify": ".integrity:PostgresVerify",
+    },
+    binding_checks={"postgres": ".target:binding_problems"},
+    canary_writers={"postgres": ".canary:PostgresCanary"},
+    docs="docs/actions-postgresql.md",
+)

@@ -1,0 +1,82 @@
+"""The canary writer of a live drill: rows written into the target at a steady pace until the outage
+starts, so the recovered copy tells which writes survived (the RPO, docs/measurement.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import F, Q
+
+from runbooks.actions import ActionFailed, canary_writer
+
+from .clock import db_now
+from .models import CanaryRun, CanaryWrite, Drill, StepRun, marks_of
+from .timeline import send
+
+
+def drill_marks(drill_id: int) -> dict[str, datetime]:
+    runs = StepRun.objects.filter(drill_id=drill_id).exclude(marks={}).only("pk", "marks")
+    return {name: at for name, (at, _) in marks_of(runs).items()}
+
+
+def outage_left_open(drill_id: int) -> bool:
+    """The drill marked outage_start and no step marked service_restored."""
+    marks = drill_marks(drill_id)
+    return "outage_start" in marks and "service_restored" not in marks
+
+
+def stop(drill_id: int, reason: str) -> None:
+    CanaryRun.objects.filter(drill_id=drill_id, status=CanaryRun.Status.WRITING).update(
+        status=CanaryRun.Status.STOPPED, stopped_reason=reason)
+
+
+def resume(drill_id: int) -> None:
+    """A drill resumed before its outage started writes canary rows again."""
+    if "outage_start" not in drill_marks(drill_id):
+        if CanaryRun.objects.filter(drill_id=drill_id).update(status=CanaryRun.Status.WRITING, stopped_reason="",
+                                                               next_tick_at=None):
+            send("drills.tasks.canary_tick", drill_id)
+
+
+def tick(drill_id: int) -> None:
+    canary = CanaryRun.objects.select_related("drill", "drill__system").filter(drill_id=drill_id).first()
+    if canary is None or canary.status != CanaryRun.Status.WRITING:
+        return
+    if canary.drill.status not in Drill.ACTIVE:
+        stop(drill_id, f"drill {canary.drill.status}")
+        return
+    outage = drill_marks(drill_id).get("outage_start")
+    if outage is not None:
+        # RPO is defined at the outage start: nothing written after it can count, so stop there.
+        stop(drill_id, f"outage started at {outage.isoformat()}")
+        return
+    now = db_now()
+    interval = timedelta(seconds=canary.interval_seconds)
+    # One chain of ticks per drill: a duplicate or early message finds the next tick taken.
+    due = Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now + interval / 2)
+    if not CanaryRun.objects.filter(due, pk=canary.pk, status=CanaryRun.Status.WRITING).update(next_tick_at=now + interval):
+        return
+    seq = canary.last_seq + 1
+    try:
+        writer = canary_writer(canary.drill.system.targets.get(canary.target, {}))
+        writer.write(drill_id, seq, now)
+    except ActionFailed as error:
+        CanaryRun.objects.filter(pk=canary.pk).update(failed_writes=F("failed_writes") + 1, last_error=str(error))
+    else:
+        with transaction.atomic():
+            CanaryWrite.objects.create(canary=canary, seq=seq, written_at=now)
+            CanaryRun.objects.filter(pk=canary.pk).update(last_seq=seq)
+    current_app.send_task("drills.tasks.canary_tick", args=[drill_id], countdown=canary.interval_seconds)
+
+
+def resend_stalled(now: datetime, stale: timedelta) -> int:
+    """The sweep's part for canaries: restart a chain of ticks whose message was lost."""
+    sent = 0
+    for canary in CanaryRun.objects.filter(status=CanaryRun.Status.WRITING, drill__status__in=Drill.ACTIVE):
+        if canary.next_tick_at is None or canary.next_tick_at < now - timedelta(seconds=3 * canary.interval_seconds) - stale:
+            CanaryRun.objects.filter(pk=canary.pk).update(next_tick_at=None)
+            current_app.send_task("drills.tasks.canary_tick", args=[canary.drill_id])
+            sent += 1
+    return sent

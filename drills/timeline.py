@@ -1,0 +1,39 @@
+"""A drill's timeline and the messages that move it: every change the engine or a person makes is
+told by one event, written in the same transaction, and any nudge to a worker leaves only once that
+transaction commits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+
+from .clock import db_now
+from .models import DrillEvent, EventKind, StepRun
+
+events_log = logging.getLogger("drdrill.events")
+
+
+def send(task_name: str, object_id: int, *, countdown: float | None = None) -> None:
+    """Send a nudge once the surrounding transaction commits (a worker must see what we wrote)."""
+    def _send() -> None:
+        current_app.send_task(task_name, args=[object_id], countdown=countdown if countdown and countdown > 0 else None)
+
+    transaction.on_commit(_send)
+
+
+def record_event(drill_id: int, kind: EventKind, message: str, *, step_run: StepRun | None = None, actor: Any = None,
+                 data: dict[str, Any] | None = None, at: Any = None) -> DrillEvent:
+    event = DrillEvent.objects.create(drill_id=drill_id, step_run=step_run, kind=kind, message=message,
+                                      actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+                                      data=data or {}, at=at or db_now())
+    # Every timeline event is a log line too, with its ids, for whoever watches logs, not pages.
+    events_log.info(message, extra={"event": str(kind), "drill_id": drill_id,
+                                    "step_run_id": step_run.pk if step_run is not None else None})
+    return event
+
+
+def step_label(step_run: StepRun) -> str:
+    return f"Step {step_run.position} “{step_run.step.name}”"

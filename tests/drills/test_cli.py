@@ -1,0 +1,65 @@
+"""Pipelines run drills headless: one JSON object out, a non-zero exit when the drill fails."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.support.scenarios import orders_system_yaml
+from tests.support.scenarios import backup_restore_runbook_yaml as runbook_yaml
+from tests.support.scenarios import system_and_runbook
+
+pytestmark = pytest.mark.worker
+
+
+def test_drill_run_waits_and_prints_the_result_as_json(worker, import_yaml, orders_db, orders_service):
+    import_yaml(orders_system_yaml(orders_db, orders_service), runbook_yaml())
+    out = StringIO()
+    call_command("drill", "run", "demo-orders-backup-restore", "--wait", "--json", "--timeout", "90", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["status"] == "succeeded"
+    assert result["rto_seconds"] > 0 and result["rto_met"] is True
+    assert result["rpo_seconds"] >= 3 and result["rpo_met"] is True and result["rpo_lost_rows"] > 0
+    assert [s["status"] for s in result["steps"]] == ["succeeded"] * 6
+    assert all(s["started_at"] and s["finished_at"] for s in result["steps"])
+
+
+def test_a_failed_drill_exits_non_zero_with_the_error_in_the_json(worker, import_yaml, orders_db, service):
+    import_yaml(*system_and_runbook(orders_db, service.url, f"""
+      - name: Promote the standby
+        action: http.request
+        params: {{url: "{service.url}/fail", method: POST}}
+"""))
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("drill", "run", "drill-under-test", "--wait", "--json", stdout=out)
+    assert exited.value.code == 1
+    result = json.loads(out.getvalue())
+    assert result["status"] == "failed"
+    assert "answered 500, expected 200" in result["steps"][0]["error"]
+
+
+def test_dry_run_from_the_cli(worker, import_yaml, orders_db, orders_service):
+    import_yaml(orders_system_yaml(orders_db, orders_service), runbook_yaml())
+    out = StringIO()
+    call_command("drill", "run", "demo-orders-backup-restore", "--dry-run", "--wait", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["mode"] == "dry_run" and result["status"] == "succeeded"
+    assert result["rto_seconds"] is None
+
+
+def test_an_unknown_runbook_is_a_clear_error(db):
+    with pytest.raises(CommandError, match="no runbook 'nope'; import it first"):
+        call_command("drill", "run", "nope")
+
+
+def test_with_json_a_refusal_is_json_too(db):
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("drill", "run", "nope", "--json", stdout=out)
+    assert exited.value.code == 1
+    assert json.loads(out.getvalue()) == {"status": "refused",
+                                          "error": "no runbook 'nope'; import it first (manage.py runbooks import PATH)"}
