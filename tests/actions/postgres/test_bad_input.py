@@ -15,13 +15,12 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from runbooks.yaml_format import RunbookFormatError
-from tests.support.pg_cluster import (  # noqa: F401
+from tests.support.pg_cluster import (
     WRONG_PASSWORD_ENV,
     Cluster,
     Sandbox,
     free_port,
     new_root,
-    pg_template,
     shop_db_system,
 )
 

@@ -9,7 +9,7 @@ import pytest
 
 from drills.models import CanaryWrite, Drill
 from tests.support.waiting import wait_for_drill
-from tests.support.pg_cluster import example, pg_template, sandbox, service_binding, shop_db_system  # noqa: F401
+from tests.support.pg_cluster import example, service_binding, shop_db_system
 
 pytestmark = pytest.mark.worker
 

@@ -11,7 +11,7 @@ import pytest
 
 from drills.models import CanaryWrite, Drill
 from tests.support.waiting import wait_for_drill
-from tests.support.pg_cluster import WriteProbe, example, pg_template, sandbox, service_binding, shop_db_system  # noqa: F401
+from tests.support.pg_cluster import WriteProbe, example, service_binding, shop_db_system
 
 pytestmark = pytest.mark.worker
 

@@ -12,11 +12,9 @@ from celery import current_app
 
 from drills.models import Drill, DrillEvent, StepRun
 from tests.support.waiting import wait_for_drill, wait_until
-from tests.support.pg_cluster import (  # noqa: F401
+from tests.support.pg_cluster import (
     FreezingProxy,
     example,
-    pg_template,
-    sandbox,
     service_binding,
     shop_db_system,
 )

@@ -9,7 +9,7 @@ import pytest
 
 from drills.models import Drill
 from tests.support.waiting import wait_for_drill
-from tests.support.pg_cluster import pg_template, sandbox, shop_db_system  # noqa: F401
+from tests.support.pg_cluster import shop_db_system
 
 pytestmark = pytest.mark.worker
 
