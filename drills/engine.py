@@ -34,7 +34,7 @@ from django.db.models.functions import Coalesce
 
 from runbooks.actions import ActionFailed, Done, Outcome, PollAgain, StepContext, WaitForPerson, get_action, parse_params
 
-from . import canary
+from . import canary, resources
 from .clock import db_now
 from .measurement import measure_drill
 from .models import Drill, EventKind, Measurement, StepRun
@@ -229,6 +229,7 @@ def context_for(step_run: StepRun) -> StepContext:
         idempotency_key=f"drdrill-drill-{step_run.drill_id}-step-{step_run.pk}",
         now=db_now,
         started_at=step_run.started_at,
+        created_resources=resources.undeleted_of(step_run.drill_id),
     )
 
 
@@ -296,6 +297,10 @@ def record_outcome(step_run_id: int, token: str, outcome: Outcome | Failure) -> 
             elapsed = (now - step_run.started_at).total_seconds()
             if elapsed > step.timeout_seconds:
                 outcome = Failure(f"timed out after {elapsed:.0f} s (the step allows {step.timeout_seconds:.0f} s)")
+        if isinstance(outcome, (Done, PollAgain)) and outcome.created:
+            resources.record_created(step_run, outcome.created, now)
+        if isinstance(outcome, Done) and outcome.deleted:
+            resources.record_deleted(drill.pk, outcome.deleted, now, by=f"step {step_run.position} “{step.name}”")
         if isinstance(outcome, Done):
             step_run.status = StepRun.Status.SUCCEEDED
             step_run.finished_at = now
@@ -362,4 +367,5 @@ def sweep() -> int:
     for drill_id in Drill.objects.filter(status__in=Drill.ACTIVE).values_list("pk", flat=True):
         advance(drill_id)
     sent += canary.resend_stalled(now, stale)
+    sent += resources.send_expired_for_cleanup(now)
     return sent

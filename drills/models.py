@@ -188,6 +188,8 @@ class EventKind(models.TextChoices):
     STEP_CANCELLED = "step.cancelled", "Step cancelled"
     STEP_RETRY = "step.retry", "Step retried"
     STEP_SKIPPED = "step.skipped", "Step skipped"
+    RESOURCE_CREATED = "resource.created", "Resource created"
+    RESOURCE_DELETED = "resource.deleted", "Resource deleted"
 
 
 class DrillEvent(models.Model):
@@ -277,3 +279,37 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_decision_display()} by {self.decided_by} ({self.get_gate_display()}, drill {self.drill_id})"
+
+
+class DrillResource(models.Model):
+    """Something a step of this drill created in the world (a restored database, a snapshot), kept
+    until it is deleted: by a cleanup step, or by the sweep once its time to live ends. Listed on the
+    drill page so nobody pays a month for a forgotten restore."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Exists"
+        DELETING = "deleting", "Being deleted"
+        DELETED = "deleted", "Deleted"
+        FAILED = "failed", "Could not be deleted"
+
+    drill = models.ForeignKey(Drill, on_delete=models.PROTECT, related_name="resources")
+    step_run = models.ForeignKey(StepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    provider = models.CharField(max_length=40)
+    kind = models.CharField(max_length=80)
+    identifier = models.CharField(max_length=500)
+    target = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=60, blank=True)
+    account = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["drill", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["provider", "identifier"], name="unique_drill_resource")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind} {self.identifier}"

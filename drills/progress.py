@@ -117,6 +117,7 @@ class DrillProgress:
         return {"drill": self.drill, "step_runs": self.step_runs, "events": self.events, "clock": self.clock,
                 "fingerprint": self.fingerprint, "rto": self.drill.rto, "rpo": self.drill.rpo,
                 "keep_polling": self.keep_polling, "choices": self.choices,
+                "resources": list(self.drill.resources.all()),
                 "rto_and_rpo": [m for m in (self.drill.rto, self.drill.rpo) if m is not None]}
 
 
@@ -130,7 +131,8 @@ def drill_progress(drill_id: int, user: Any = None) -> DrillProgress:
     clock = OutageClock(marks.get("outage_start"), marks.get("service_restored"), db_now())
     state = (drill.status, drill.outcome, events[-1].pk if events else 0,
              [(r.status, r.attempt, r.error, r.finished_at) for r in runs],
-             [(m.kind, m.value_seconds) for m in drill.measurements.all()])
+             [(m.kind, m.value_seconds) for m in drill.measurements.all()],
+             [(r.identifier, r.status) for r in drill.resources.all()])
     fingerprint = hashlib.sha256(repr(state).encode()).hexdigest()[:16]
     granted = capabilities_of(user)
     for run in runs:

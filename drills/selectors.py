@@ -27,7 +27,7 @@ def drills_by_id_with_measurements(ids: list[int]) -> dict[int, Drill]:
 
 def drill_for_page(drill_id: int) -> Drill:
     return (Drill.objects.select_related("runbook_version__runbook", "system", "started_by")
-            .prefetch_related("measurements").get(pk=drill_id))
+            .prefetch_related("measurements", "resources").get(pk=drill_id))
 
 
 def step_runs_for_page(drill: Drill):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import canary, engine
+from . import canary, engine, resources
 from .log_context import log_context
 from .models import StepRun
 
@@ -44,3 +44,8 @@ def canary_tick(drill_id: int) -> None:
 @shared_task(name="drills.tasks.sweep_active_drills")
 def sweep_active_drills() -> int:
     return engine.sweep()
+
+
+@shared_task(name="drills.tasks.clean_up_resource")
+def clean_up_resource(resource_id: int) -> None:
+    resources.clean_up(resource_id)

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .base import Action, ActionFailed, Done, Outcome, ParamError, PollAgain, StepContext, WaitForPerson, parse_params
+from .base import (
+    Action,
+    ActionFailed,
+    CreatedResource,
+    Done,
+    Outcome,
+    ParamError,
+    PollAgain,
+    StepContext,
+    WaitForPerson,
+    parse_params,
+)
 from .registry import Family, load_families, register_family
 
 
@@ -50,7 +61,7 @@ def families() -> list[Family]:
 
 
 __all__ = [
-    "Action", "ActionFailed", "CanaryWriter", "Done", "Family", "Outcome", "ParamError", "PollAgain", "StepContext",
+    "Action", "ActionFailed", "CanaryWriter", "CreatedResource", "Done", "Family", "Outcome", "ParamError", "PollAgain", "StepContext",
     "WaitForPerson", "action_names", "binding_problems", "canary_kinds", "canary_writer", "families", "get_action",
     "is_known_action", "parse_params", "register_family",
 ]

@@ -31,21 +31,44 @@ class ActionFailed(Exception):
 
 
 @dataclass(frozen=True)
+class CreatedResource:
+    """Something a step created in the world that costs money or risk until it is deleted (a
+    restored database, a snapshot). The engine records it against the drill the moment the step
+    reports it; a cleanup step, or the sweep once ``ttl_seconds`` have passed, deletes it through
+    the family's registered cleaner. Create it tagged with the drill (``ctx.drill_tag``), so a
+    resource whose record was lost is still found as an orphan."""
+
+    provider: str                    # the family: "aws", "azure"
+    kind: str                        # what it is, in the provider's words: "db-instance", "sql-database"
+    identifier: str                  # the provider's unique id (an ARN, a resource id)
+    target: str = ""                 # the binding it was created through (its credentials and region)
+    region: str = ""
+    account: str = ""
+    ttl_seconds: float | None = None  # delete after this long unless a cleanup step does it first
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Done:
     """The step finished. ``marks`` may pin a measurement mark to a precise time (e.g. the first
-    successful health probe) instead of the step's finish time."""
+    successful health probe) instead of the step's finish time. ``created`` lists what the step
+    created; ``deleted`` the identifiers of created resources it deleted (a cleanup step)."""
 
     evidence: dict[str, Any] = field(default_factory=dict)
     marks: dict[str, datetime] = field(default_factory=dict)
+    created: tuple[CreatedResource, ...] = ()
+    deleted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class PollAgain:
-    """Not finished: call ``poll()`` again after ``after_seconds`` with ``state`` kept for it."""
+    """Not finished: call ``poll()`` again after ``after_seconds`` with ``state`` kept for it.
+    ``created`` is recorded at once, so a drill lost while waiting still knows what it made."""
 
     after_seconds: float
     state: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
+    created: tuple[CreatedResource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,13 @@ class StepContext:
     # The measurement clock (the drdrill database's clock where it has one).
     now: Callable[[], datetime]
     started_at: datetime | None = None
+    # Resources earlier steps of this drill created and nobody deleted yet (what a cleanup step deletes).
+    created_resources: tuple[CreatedResource, ...] = ()
+
+    @property
+    def drill_tag(self) -> dict[str, str]:
+        """Tags to put on anything the step creates, so drdrill can find it again."""
+        return {"drdrill:drill": str(self.drill_id), "drdrill:step": self.step_key}
 
     def target(self, name: str) -> dict[str, Any]:
         try:
@@ -102,6 +132,13 @@ class Action(Generic[P]):
     def call_timeout(self, params: P) -> float:
         """Upper bound of one run()/poll() call; a claim held longer is presumed dead."""
         return 30.0
+
+    def touches(self, params: P, ctx: StepContext) -> list[Any]:
+        """What this step reaches beyond its ``target``'s binding (whose accesses its family
+        registers): files, URLs, hosts, secrets, programs, cloud accounts named by its parameters,
+        as ``runbooks.actions.policy`` Access values. The engine checks them all against the
+        worker's policy before plan(), run() or poll() is called."""
+        return []
 
     def plan(self, params: P, ctx: StepContext) -> dict[str, Any]:
         """Check parameters, credentials and that the resources exist; change nothing."""

@@ -42,6 +42,15 @@ class Family:
     actions: dict[str, DottedPath] = field(default_factory=dict)
     binding_checks: dict[str, DottedPath] = field(default_factory=dict)
     canary_writers: dict[str, DottedPath] = field(default_factory=dict)
+    # Target kind -> function(binding) returning the policy Accesses a step on that target makes
+    # (its files, hosts, URLs, secrets, programs, cloud accounts): checked before every call.
+    binding_access: dict[str, DottedPath] = field(default_factory=dict)
+    # Provider -> function(resource: CreatedResource, binding) -> bool: delete what a drill created
+    # (True once it is gone, False while the provider is still deleting it; called again later).
+    resource_cleaners: dict[str, DottedPath] = field(default_factory=dict)
+    # Provider -> function(binding) -> list[CreatedResource]: what exists tagged by drdrill
+    # (``details["drill"]`` the drill id from its tag), to find what a lost drill left behind.
+    orphan_finders: dict[str, DottedPath] = field(default_factory=dict)
     binding_kinds: tuple[str, ...] = ()
     docs: str = ""
 
@@ -105,6 +114,34 @@ class Registry:
                 return check(binding)
         return []
 
+    def binding_access(self, binding: dict[str, Any]) -> list[Any]:
+        kind = binding.get("kind", "")
+        for family in self.families.values():
+            if kind in family.binding_access:
+                return list(self._resolve(family, family.binding_access[kind])(binding))
+        return []
+
+    def _provider_function(self, table: str, provider: str) -> Any:
+        for family in self.families.values():
+            paths = getattr(family, table)
+            if provider in paths:
+                return self._resolve(family, paths[provider])
+        return None
+
+    def resource_cleaner(self, provider: str) -> Any:
+        cleaner = self._provider_function("resource_cleaners", provider)
+        if cleaner is None:
+            raise ActionFailed(f"no family deletes {provider} resources; registered: "
+                               f"{', '.join(sorted(p for f in self.families.values() for p in f.resource_cleaners)) or 'none'}")
+        return cleaner
+
+    def orphan_finder(self, provider: str) -> Any:
+        return self._provider_function("orphan_finders", provider)
+
+    def providers_with_orphan_finders(self) -> dict[str, tuple[str, ...]]:
+        """Provider -> the binding kinds of its family (where to look for orphans)."""
+        return {provider: family.binding_kinds for family in self.families.values() for provider in family.orphan_finders}
+
     def canary_kinds(self) -> list[str]:
         return sorted(kind for f in self.families.values() for kind in f.canary_writers)
 
@@ -123,11 +160,15 @@ _load_lock = threading.Lock()
 def register_family(*, name: str, package: str, actions: dict[str, DottedPath] | None = None,
                     binding_checks: dict[str, DottedPath] | None = None,
                     canary_writers: dict[str, DottedPath] | None = None,
+                    binding_access: dict[str, DottedPath] | None = None,
+                    resource_cleaners: dict[str, DottedPath] | None = None,
+                    orphan_finders: dict[str, DottedPath] | None = None,
                     binding_kinds: Iterable[str] = (), docs: str = "") -> Family:
     """Called by a family's ``__init__.py`` with ``package=__name__``."""
     family = Family(name=name, package=package, actions=dict(actions or {}),
                     binding_checks=dict(binding_checks or {}), canary_writers=dict(canary_writers or {}),
-                    binding_kinds=tuple(binding_kinds), docs=docs)
+                    binding_access=dict(binding_access or {}), resource_cleaners=dict(resource_cleaners or {}),
+                    orphan_finders=dict(orphan_finders or {}), binding_kinds=tuple(binding_kinds), docs=docs)
     REGISTRY.add(family)
     return family
 
