@@ -133,6 +133,12 @@ class Action(Generic[P]):
         """Upper bound of one run()/poll() call; a claim held longer is presumed dead."""
         return 30.0
 
+    def describe(self, params: P, targets: dict[str, dict[str, Any]]) -> str:
+        """What run() would do, in a coordinator's words ("stops PostgreSQL on db-1 (127.0.0.1:5433)",
+        "deletes /srv/orders.sqlite3"), from the parameters and the system's bindings alone: it
+        touches nothing, so the confirmation page, a tabletop and the runbook page can show it."""
+        return self.changes
+
     def touches(self, params: P, ctx: StepContext) -> list[Any]:
         """What this step reaches beyond its ``target``'s binding (whose accesses its family
         registers): files, URLs, hosts, secrets, programs, cloud accounts named by its parameters,
