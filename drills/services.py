@@ -17,6 +17,7 @@ from runbooks.models import RunbookVersion
 from . import canary, engine
 from .clock import db_now
 from .models import Approval, CanaryRun, Drill, EventKind, Measurement, StepRun
+from .signals import drill_ended
 from .timeline import record_event, send, step_label
 
 
@@ -259,6 +260,7 @@ def abort_drill(*, drill: Drill, user: Any, reason: str) -> None:
                        "Recover it by hand or with its recovery runbook.")
             Drill.objects.filter(pk=drill.pk).update(outcome=f"Aborted by {user}: {reason}. {warning}")
             record_event(drill.pk, EventKind.DRILL_OUTAGE_LEFT_OPEN, warning, actor=user, at=now)
+        transaction.on_commit(lambda: drill_ended.send(sender=Drill, drill_id=drill.pk))
         record("drill.aborted", actor=user, obj=drill, drill_id=drill.pk, summary=f"aborted the drill: {reason}",
                before={"status": before}, after={"status": Drill.Status.ABORTED})
 

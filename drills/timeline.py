@@ -12,6 +12,7 @@ from django.db import transaction
 
 from .clock import db_now
 from .models import DrillEvent, EventKind, StepRun
+from .signals import event_recorded
 
 events_log = logging.getLogger("drdrill.events")
 
@@ -30,8 +31,11 @@ def record_event(drill_id: int, kind: EventKind, message: str, *, step_run: Step
                                       actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
                                       data=data or {}, at=at or db_now())
     # Every timeline event is a log line too, with its ids, for whoever watches logs, not pages.
-    events_log.info(message, extra={"event": str(kind), "drill_id": drill_id,
-                                    "step_run_id": step_run.pk if step_run is not None else None})
+    step_run_id = step_run.pk if step_run is not None else None
+    events_log.info(message, extra={"event": str(kind), "drill_id": drill_id, "step_run_id": step_run_id})
+    if event_recorded.receivers:
+        transaction.on_commit(lambda: event_recorded.send(sender=DrillEvent, drill_id=drill_id, event_id=event.pk,
+                                                          kind=str(kind), step_run_id=step_run_id))
     return event
 
 
