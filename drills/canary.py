@@ -1,5 +1,9 @@
 """The canary writer of a live drill: rows written into the target at a steady pace until the outage
-starts, so the recovered copy tells which writes survived (the RPO, docs/measurement.md)."""
+starts, so the recovered copy tells which writes survived (the RPO, docs/measurement.md).
+
+A live drill with a canary starts here, in a worker: the canary first checks it may and can write to
+its target (the worker's policy, then the target itself); only then does the first step run. A
+canary that cannot write fails the drill before anything was touched."""
 
 from __future__ import annotations
 
@@ -9,11 +13,12 @@ from celery import current_app
 from django.db import transaction
 from django.db.models import F, Q
 
-from runbooks.actions import ActionFailed, canary_writer
+from runbooks.actions import ActionFailed, CanaryWriter, binding_access, canary_writer
 
 from .clock import db_now
-from .models import CanaryRun, CanaryWrite, Drill, StepRun, marks_of
-from .timeline import send
+from .models import CanaryRun, CanaryWrite, Drill, EventKind, StepRun, marks_of
+from .timeline import record_event, send
+from .worker_policy import worker_policy
 
 
 def drill_marks(drill_id: int) -> dict[str, datetime]:
@@ -28,7 +33,7 @@ def outage_left_open(drill_id: int) -> bool:
 
 
 def stop(drill_id: int, reason: str) -> None:
-    CanaryRun.objects.filter(drill_id=drill_id, status=CanaryRun.Status.WRITING).update(
+    CanaryRun.objects.filter(drill_id=drill_id, status__in=(CanaryRun.Status.CHECKING, CanaryRun.Status.WRITING)).update(
         status=CanaryRun.Status.STOPPED, stopped_reason=reason)
 
 
@@ -40,12 +45,43 @@ def resume(drill_id: int) -> None:
             send("drills.tasks.canary_tick", drill_id)
 
 
+def writer_for(drill: Drill, target: str) -> CanaryWriter:
+    """The writer for the drill's pinned binding, once the worker's policy allows what it touches."""
+    binding = drill.targets.get(target, {})
+    worker_policy().check_all(binding_access(binding))
+    return canary_writer(binding)
+
+
+def _check_before_the_first_step(canary: CanaryRun) -> bool:
+    """Returns whether the drill may go on; a canary that cannot write fails it with the reason."""
+    try:
+        writer_for(canary.drill, canary.target).check()
+    except ActionFailed as error:
+        with transaction.atomic():
+            now = db_now()
+            reason = f"The canary cannot write to target {canary.target!r}: {error}. Nothing was run."
+            failed = Drill.objects.filter(pk=canary.drill_id, status__in=Drill.ACTIVE).update(
+                status=Drill.Status.FAILED, finished_at=now, outcome=reason)
+            if failed:
+                StepRun.objects.filter(drill_id=canary.drill_id).update(status=StepRun.Status.CANCELLED, finished_at=now)
+                stop(canary.drill_id, "could not write")
+                record_event(canary.drill_id, EventKind.DRILL_FAILED, reason, at=now)
+        return False
+    # Whoever moves the canary on from checking starts the steps: a duplicate message does not.
+    if CanaryRun.objects.filter(pk=canary.pk, status=CanaryRun.Status.CHECKING).update(status=CanaryRun.Status.WRITING):
+        canary.status = CanaryRun.Status.WRITING
+        current_app.send_task("drills.tasks.advance_drill", args=[canary.drill_id])
+    return canary.status == CanaryRun.Status.WRITING
+
+
 def tick(drill_id: int) -> None:
     canary = CanaryRun.objects.select_related("drill", "drill__system").filter(drill_id=drill_id).first()
-    if canary is None or canary.status != CanaryRun.Status.WRITING:
+    if canary is None or canary.status == CanaryRun.Status.STOPPED:
         return
     if canary.drill.status not in Drill.ACTIVE:
         stop(drill_id, f"drill {canary.drill.status}")
+        return
+    if canary.status == CanaryRun.Status.CHECKING and not _check_before_the_first_step(canary):
         return
     outage = drill_marks(drill_id).get("outage_start")
     if outage is not None:
@@ -60,8 +96,7 @@ def tick(drill_id: int) -> None:
         return
     seq = canary.last_seq + 1
     try:
-        writer = canary_writer(canary.drill.system.targets.get(canary.target, {}))
-        writer.write(drill_id, seq, now)
+        writer_for(canary.drill, canary.target).write(drill_id, seq, now)
     except ActionFailed as error:
         CanaryRun.objects.filter(pk=canary.pk).update(failed_writes=F("failed_writes") + 1, last_error=str(error))
     else:
@@ -74,7 +109,8 @@ def tick(drill_id: int) -> None:
 def resend_stalled(now: datetime, stale: timedelta) -> int:
     """The sweep's part for canaries: restart a chain of ticks whose message was lost."""
     sent = 0
-    for canary in CanaryRun.objects.filter(status=CanaryRun.Status.WRITING, drill__status__in=Drill.ACTIVE):
+    for canary in CanaryRun.objects.filter(status__in=(CanaryRun.Status.CHECKING, CanaryRun.Status.WRITING),
+                                           drill__status__in=Drill.ACTIVE):
         if canary.next_tick_at is None or canary.next_tick_at < now - timedelta(seconds=3 * canary.interval_seconds) - stale:
             CanaryRun.objects.filter(pk=canary.pk).update(next_tick_at=None)
             current_app.send_task("drills.tasks.canary_tick", args=[canary.drill_id])

@@ -32,7 +32,17 @@ from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 
-from runbooks.actions import ActionFailed, Done, Outcome, PollAgain, StepContext, WaitForPerson, get_action, parse_params
+from runbooks.actions import (
+    ActionFailed,
+    Done,
+    Outcome,
+    PollAgain,
+    StepContext,
+    WaitForPerson,
+    accesses_of,
+    get_action,
+    parse_params,
+)
 
 from . import canary, resources
 from .clock import db_now
@@ -41,6 +51,7 @@ from .models import Drill, EventKind, Measurement, StepRun
 from .redaction import redact, secret_values
 from .signals import drill_ended
 from .timeline import record_event, send, step_label
+from .worker_policy import worker_policy
 
 log = logging.getLogger("drdrill.engine")
 
@@ -223,13 +234,14 @@ def context_for(step_run: StepRun) -> StepContext:
         drill_id=step_run.drill_id,
         step_key=step_run.step.key,
         attempt=step_run.attempt,
-        targets=step_run.drill.system.targets,
+        targets=step_run.drill.targets,
         earlier=earlier,
         state=step_run.poll_state or {},
         idempotency_key=f"drdrill-drill-{step_run.drill_id}-step-{step_run.pk}",
         now=db_now,
         started_at=step_run.started_at,
         created_resources=resources.undeleted_of(step_run.drill_id),
+        policy=worker_policy(),
     )
 
 
@@ -243,7 +255,7 @@ def execute(step_run_id: int) -> None:
         current_app.send_task("drills.tasks.run_step", args=[step_run_id], countdown=claimed.after_seconds)
         return
     step_run, phase = claimed
-    outcome = redact_outcome(perform(step_run, phase), step_run.drill.system.targets)
+    outcome = redact_outcome(perform(step_run, phase), step_run.drill.targets)
     record_outcome(step_run.pk, step_run.claim_token, outcome)
 
 
@@ -265,6 +277,9 @@ def perform(step_run: StepRun, phase: str) -> Outcome | Failure:
         action = get_action(step.action)
         params = parse_params(action.Params, step.params)
         ctx = context_for(step_run)
+        # The trust boundary: nothing the worker's policy does not allow is touched, by a dry-run's
+        # plan() as by run() and poll().
+        ctx.allow(*accesses_of(action, params, ctx))
         if step_run.drill.is_dry_run:
             return Done(evidence={"dry_run": True, **action.plan(params, ctx)})
         if phase == "poll":

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from runbooks.actions import ActionFailed, canary_writer, get_action
+from runbooks.actions import ActionFailed, get_action
 
+from .canary import writer_for
 from .clock import clock_description
 from .models import CanaryRun, CanaryWrite, Drill, Measurement, StepRun, marks_of
 
@@ -53,7 +54,7 @@ def measure_drill(drill: Drill) -> list[MeasurementResult]:
 
 
 def measure_rto(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[datetime, StepRun]]) -> MeasurementResult:
-    target = float(drill.system.rto_target_seconds)
+    target = drill.rto_target_seconds
     if "outage_start" not in marks or "service_restored" not in marks:
         missing = [m for m in ("outage_start", "service_restored") if m not in marks]
         return MeasurementResult("rto", None, target, "not measured", {"reason": _why_unmarked(runs, missing)})
@@ -125,7 +126,7 @@ def rto_phases(runs: list[StepRun], start: datetime, end: datetime) -> dict[str,
 
 
 def measure_rpo(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[datetime, StepRun]]) -> MeasurementResult:
-    target = float(drill.system.rpo_target_seconds)
+    target = drill.rpo_target_seconds
     canary = CanaryRun.objects.filter(drill=drill).first()
     outage = marks.get("outage_start")
     if canary is not None and outage is not None:
@@ -145,7 +146,7 @@ def _rpo_from_canary(drill: Drill, canary: CanaryRun, outage_at: datetime, targe
     written = before_outage.count()
     last_written = before_outage.order_by("-seq").first()
     first_written = before_outage.order_by("seq").first()
-    binding = drill.system.targets.get(canary.target, {})
+    binding = drill.targets.get(canary.target, {})
     evidence: dict[str, Any] = {
         "clock": clock_description(),
         "canary_target": canary.target,
@@ -156,7 +157,7 @@ def _rpo_from_canary(drill: Drill, canary: CanaryRun, outage_at: datetime, targe
     }
     method = "canary: outage_start − newest canary row surviving in the recovered copy"
     try:
-        writer = canary_writer(binding)
+        writer = writer_for(drill, canary.target)
         evidence["read_from"] = writer.describe()
         survivor = writer.newest(drill.pk)
     except ActionFailed as error:

@@ -39,6 +39,10 @@ class Drill(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.TextField(blank=True, help_text="Why the drill ended as it did.")
+    # What the drill is pinned to (drills/snapshot.py): the workers act on these bindings, and an
+    # approval is recorded against this digest.
+    snapshot = models.JSONField(default=dict)
+    snapshot_digest = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -61,6 +65,23 @@ class Drill(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def targets(self) -> dict[str, dict]:
+        """The target bindings pinned when the drill was created (not the system's current ones)."""
+        return self.snapshot.get("targets", {})
+
+    @property
+    def environment(self) -> str:
+        return self.snapshot.get("environment", "")
+
+    @property
+    def rto_target_seconds(self) -> float:
+        return float(self.snapshot.get("rto_target_seconds") or self.system.rto_target_seconds)
+
+    @property
+    def rpo_target_seconds(self) -> float:
+        return float(self.snapshot.get("rpo_target_seconds") or self.system.rpo_target_seconds)
 
     # Read through the (usually prefetched) measurements, so a list of drills costs no extra query.
     def measurement(self, kind: str) -> Measurement | None:
@@ -224,6 +245,7 @@ class CanaryRun(models.Model):
     """The canary writer of one live drill: writes rows into the target until the outage starts."""
 
     class Status(models.TextChoices):
+        CHECKING = "checking", "Checking it can write"
         WRITING = "writing", "Writing"
         STOPPED = "stopped", "Stopped"
 
@@ -273,6 +295,8 @@ class Approval(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField()
     comment = models.TextField()
+    # The drill snapshot the approver saw and approved (drills/snapshot.py).
+    snapshot_digest = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["drill", "decided_at"]

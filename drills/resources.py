@@ -63,7 +63,7 @@ def undeleted_of(drill_id: int) -> tuple[CreatedResource, ...]:
 
 
 def binding_of(resource: DrillResource) -> dict[str, Any]:
-    return resource.drill.system.targets.get(resource.target, {})
+    return resource.drill.targets.get(resource.target, {})
 
 
 # --- deletion when the time to live ends ----------------------------------------------------------

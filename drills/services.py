@@ -11,10 +11,10 @@ from django.db import transaction
 
 from accounts.roles import Capability, check
 from audit.services import record
-from runbooks.actions import ActionFailed, canary_writer, get_action
-from runbooks.models import RunbookVersion
+from runbooks.actions import ActionFailed, get_action
+from runbooks.models import Environment, RunbookVersion
 
-from . import canary, engine
+from . import canary, engine, snapshot
 from .clock import db_now
 from .models import Approval, CanaryRun, Drill, EventKind, Measurement, StepRun
 from .signals import drill_ended
@@ -27,9 +27,10 @@ class DrillActionRefused(Exception):
 
 # --- starting -------------------------------------------------------------------------------------
 
-def needs_start_approval(*, runbook_version: RunbookVersion, mode: str) -> bool:
-    """A live drill on production needs a second person's approval before it starts."""
-    return mode == Drill.Mode.LIVE and runbook_version.runbook.system.is_production
+def needs_start_approval(*, environment: str, mode: str) -> bool:
+    """A live drill on production needs a second person's approval before it starts. ``environment``
+    is the one pinned in the drill's snapshot: re-classifying the system later changes nothing."""
+    return mode == Drill.Mode.LIVE and environment == Environment.PRODUCTION
 
 
 def drill_start(*, runbook_version: RunbookVersion, user: Any, mode: str = Drill.Mode.LIVE,
@@ -41,15 +42,16 @@ def drill_start(*, runbook_version: RunbookVersion, user: Any, mode: str = Drill
         raise DrillActionRefused(f"unknown mode {mode!r}; use live or dry_run")
     runbook = runbook_version.runbook
     system = runbook.system
-    gated = needs_start_approval(runbook_version=runbook_version, mode=mode)
+    pinned = snapshot.take(runbook_version)
+    gated = needs_start_approval(environment=pinned["environment"], mode=mode)
     if gated and (confirmation or "").strip() not in {system.name, system.slug}:
         raise DrillActionRefused(f"{system.name} is a production system: type its name “{system.name}” to confirm "
                                  "a live drill against it.")
-    _check_canary(runbook_version, mode)
     with transaction.atomic():
         now = db_now()
         drill = Drill.objects.create(runbook_version=runbook_version, system=system, kind=runbook.kind, mode=mode,
-                                     status=Drill.Status.DRAFT, started_by=user)
+                                     status=Drill.Status.DRAFT, started_by=user, snapshot=pinned,
+                                     snapshot_digest=snapshot.digest(pinned))
         StepRun.objects.bulk_create(
             StepRun(drill=drill, step=step, position=step.position) for step in runbook_version.steps.order_by("position")
         )
@@ -69,15 +71,6 @@ def drill_start(*, runbook_version: RunbookVersion, user: Any, mode: str = Drill
     return drill
 
 
-def _check_canary(runbook_version: RunbookVersion, mode: str) -> None:
-    canary_spec = runbook_version.canary
-    if canary_spec and mode == Drill.Mode.LIVE:
-        try:
-            canary_writer(runbook_version.runbook.system.targets.get(canary_spec["target"], {})).check()
-        except ActionFailed as error:
-            raise DrillActionRefused(f"The canary cannot write to target {canary_spec['target']!r}: {error}") from None
-
-
 def _launch(drill: Drill, *, started_by: Any, approved_by: Any = None) -> None:
     now = db_now()
     launched = Drill.objects.filter(pk=drill.pk, status=Drill.Status.DRAFT).update(status=Drill.Status.RUNNING, started_at=now)
@@ -91,9 +84,12 @@ def _launch(drill: Drill, *, started_by: Any, approved_by: Any = None) -> None:
                  data={"runbook": version.runbook.slug, "version": version.number, "mode": drill.mode})
     canary_spec = version.canary
     if canary_spec and not drill.is_dry_run:
-        CanaryRun.objects.create(drill=drill, target=canary_spec["target"], interval_seconds=canary_spec["interval"])
+        # The canary checks it can write (in a worker, under its policy) and then starts the steps.
+        CanaryRun.objects.create(drill=drill, target=canary_spec["target"], interval_seconds=canary_spec["interval"],
+                                 status=CanaryRun.Status.CHECKING)
         send("drills.tasks.canary_tick", drill.pk)
-    send("drills.tasks.advance_drill", drill.pk)
+    else:
+        send("drills.tasks.advance_drill", drill.pk)
 
 
 # --- the start of a production drill: four eyes ------------------------------------------------------
@@ -102,14 +98,13 @@ def approve_start(*, drill: Drill, user: Any, comment: str) -> None:
     check(user, Capability.APPROVE, "approve drills")
     _require_comment(comment)
     _check_not_starter(drill, user)
-    _check_canary(drill.runbook_version, drill.mode)
     with transaction.atomic():
         drill = Drill.objects.select_for_update().get(pk=drill.pk)
         if drill.status != Drill.Status.DRAFT:
             raise DrillActionRefused("This drill is not waiting for approval to start any more.")
         now = db_now()
         Approval.objects.create(drill=drill, gate=Approval.Gate.START, decision=Approval.Decision.APPROVED,
-                                decided_by=user, decided_at=now, comment=comment)
+                                decided_by=user, decided_at=now, comment=comment, snapshot_digest=drill.snapshot_digest)
         record_event(drill.pk, EventKind.DRILL_APPROVED, f"Start approved by {user}: {comment}", actor=user, at=now)
         record("approval.approved", actor=user, obj=drill, drill_id=drill.pk, summary=f"approved the start: {comment}",
                before={"status": Drill.Status.DRAFT}, after={"status": Drill.Status.RUNNING})
@@ -126,7 +121,7 @@ def reject_start(*, drill: Drill, user: Any, comment: str) -> None:
             raise DrillActionRefused("This drill is not waiting for approval to start any more.")
         now = db_now()
         Approval.objects.create(drill=drill, gate=Approval.Gate.START, decision=Approval.Decision.REJECTED,
-                                decided_by=user, decided_at=now, comment=comment)
+                                decided_by=user, decided_at=now, comment=comment, snapshot_digest=drill.snapshot_digest)
         Drill.objects.filter(pk=drill.pk).update(status=Drill.Status.FAILED, finished_at=now,
                                                  outcome=f"Start rejected by {user}: {comment}")
         StepRun.objects.filter(drill=drill).update(status=StepRun.Status.CANCELLED, finished_at=now)
@@ -188,7 +183,8 @@ def approve_step(*, step_run: StepRun, user: Any, comment: str) -> None:
                              message=f"{label} approved by {user}: {comment}",
                              refused="This gate is not waiting for a decision any more.")
         Approval.objects.create(drill_id=step_run.drill_id, step_run=step_run, gate=Approval.Gate.STEP,
-                                decision=Approval.Decision.APPROVED, decided_by=user, decided_at=db_now(), comment=comment)
+                                decision=Approval.Decision.APPROVED, decided_by=user, decided_at=db_now(), comment=comment,
+                                snapshot_digest=step_run.drill.snapshot_digest)
         record("approval.approved", actor=user, obj=step_run, drill_id=step_run.drill_id,
                summary=f"approved {label}: {comment}")
 
@@ -205,7 +201,8 @@ def reject_step(*, step_run: StepRun, user: Any, comment: str) -> None:
                              message=f"{label} rejected by {user}: {comment}",
                              refused="This gate is not waiting for a decision any more.")
         Approval.objects.create(drill_id=step_run.drill_id, step_run=step_run, gate=Approval.Gate.STEP,
-                                decision=Approval.Decision.REJECTED, decided_by=user, decided_at=db_now(), comment=comment)
+                                decision=Approval.Decision.REJECTED, decided_by=user, decided_at=db_now(), comment=comment,
+                                snapshot_digest=step_run.drill.snapshot_digest)
         StepRun.objects.filter(drill_id=step_run.drill_id, status=StepRun.Status.PENDING).update(
             status=StepRun.Status.CANCELLED, finished_at=db_now())
         record("approval.rejected", actor=user, obj=step_run, drill_id=step_run.drill_id,
@@ -287,8 +284,11 @@ def _resume_at(step_run: StepRun, user: Any, *, skip_reason: str | None) -> None
     drill = Drill.objects.select_for_update().get(pk=step_run.drill_id)
     step_run = StepRun.objects.select_related("step").get(pk=step_run.pk)
     label = step_label(step_run)
-    if skip_reason is not None and _is_gate(step_run):
-        raise DrillActionRefused("An approval gate cannot be skipped: an approver must approve it.")
+    if _is_gate(step_run):
+        # A rejection is a decision, not a failure to retry: it ends the drill for good.
+        raise DrillActionRefused("An approval gate cannot be skipped or retried: its rejection ends the drill; "
+                                 "start a new drill to ask again." if step_run.status == StepRun.Status.FAILED else
+                                 "An approval gate cannot be skipped: an approver must approve it.")
     waiting_skip = skip_reason is not None and step_run.status == StepRun.Status.WAITING and drill.is_active
     if not waiting_skip and (drill.status != Drill.Status.FAILED or step_run.status != StepRun.Status.FAILED):
         raise DrillActionRefused("Only a failed step of a failed drill can be retried or skipped.")

@@ -233,6 +233,7 @@ def _parse_runbook_shape(source: str, index: int, raw: Any, problems: list[Forma
         step = _parse_step(source, where, i, raw_step, problems, keys, marks_seen)
         if step:
             steps.append(step)
+    _check_gates_stand_alone(steps, at)
     if at.any:
         return None
     return {
@@ -244,6 +245,21 @@ def _parse_runbook_shape(source: str, index: int, raw: Any, problems: list[Forma
         "canary": canary,
         "steps": steps,
     }
+
+
+def _check_gates_stand_alone(steps: list[dict[str, Any]], at: ProblemsAt) -> None:
+    """An approval gate stops what comes after it; a step beside it in a parallel group would run
+    before anyone approved."""
+    members: dict[str, list[dict[str, Any]]] = {}
+    for step in steps:
+        if step["group"]:
+            members.setdefault(step["group"], []).append(step)
+    for group, group_steps in members.items():
+        gates = [s for s in group_steps if get_action(s["action"]).is_approval_gate]
+        if gates and len(group_steps) > 1:
+            at.add("group", f"the approval gate {gates[0]['name']!r} shares the parallel group {group!r} with "
+                            f"{len(group_steps) - 1} other step(s), which would run before it is approved; "
+                            "give the gate a group of its own")
 
 
 def _parse_step(source: str, runbook_where: str, position: int, raw: Any, problems: list[FormatProblem],

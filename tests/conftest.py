@@ -21,7 +21,7 @@ from django.conf import settings
 
 from tests.support.http_service import ControlledService
 from tests.support.scenarios import ORDERS_TOKEN, ORDERS_TOKEN_VARIABLE
-from tests.support.workers import WorkerPool, database_url_of_test_db, purge_broker
+from tests.support.workers import WorkerPool, database_url_of_test_db, purge_broker, write_test_policy
 
 STRICT = os.environ.get("DRDRILL_TESTS_STRICT") == "1"
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
@@ -76,6 +76,7 @@ def worker_pool(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: 
         # A secret the workers hold, as a deployment would give them one: steps refer to it by name.
         ORDERS_TOKEN_VARIABLE: ORDERS_TOKEN,
     })
+    env["DRDRILL_WORKER_POLICY"] = str(write_test_policy(tmp_path_factory.mktemp("policy") / "worker-policy.yaml"))
     pool = WorkerPool(env, tmp_path_factory.mktemp("worker") / "celery.log")
     pool.start()
     yield pool

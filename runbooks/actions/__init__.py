@@ -48,6 +48,21 @@ def binding_problems(binding: dict[str, Any]) -> list[tuple[str, str]]:
     return load_families().binding_problems(binding)
 
 
+def binding_access(binding: dict[str, Any]) -> list[Any]:
+    """The policy accesses a step on this binding makes (its family says which)."""
+    return load_families().binding_access(binding)
+
+
+def accesses_of(action: Action[Any], params: Any, ctx: StepContext) -> list[Any]:
+    """Everything a step will touch, to be checked against the worker's policy before any call:
+    its ``target``'s binding, and what its parameters name."""
+    accesses = []
+    target = getattr(params, "target", None)
+    if isinstance(target, str):
+        accesses += binding_access(ctx.target(target))
+    return accesses + list(action.touches(params, ctx))
+
+
 def canary_kinds() -> list[str]:
     return load_families().canary_kinds()
 
@@ -62,6 +77,6 @@ def families() -> list[Family]:
 
 __all__ = [
     "Action", "ActionFailed", "CanaryWriter", "CreatedResource", "Done", "Family", "Outcome", "ParamError", "PollAgain", "StepContext",
-    "WaitForPerson", "action_names", "binding_problems", "canary_kinds", "canary_writer", "families", "get_action",
+    "WaitForPerson", "accesses_of", "action_names", "binding_access", "binding_problems", "canary_kinds", "canary_writer", "families", "get_action",
     "is_known_action", "parse_params", "register_family",
 ]

@@ -100,6 +100,15 @@ class StepContext:
     started_at: datetime | None = None
     # Resources earlier steps of this drill created and nobody deleted yet (what a cleanup step deletes).
     created_resources: tuple[CreatedResource, ...] = ()
+    # The worker's execution policy (runbooks/actions/policy.py). The engine checks what a step
+    # declares before calling it; an action checks here what it only learns while running (a tool
+    # found on the PATH, a backup file named by an earlier step).
+    policy: Any = None
+
+    def allow(self, *accesses: Any) -> None:
+        """Raise PolicyRefused unless the worker's policy allows every access."""
+        if self.policy is not None:
+            self.policy.check_all(accesses)
 
     @property
     def drill_tag(self) -> dict[str, str]:

@@ -42,7 +42,7 @@ def marked_run(position: int, name: str, marks: list[str], status: str):
 def test_an_unmeasured_rto_names_the_step_that_should_have_marked_it():
     from drills.measurement import measure_rto
 
-    drill = SimpleNamespace(system=SimpleNamespace(rto_target_seconds=60))
+    drill = SimpleNamespace(rto_target_seconds=60.0)
     runs = [marked_run(1, "Pull the plug", ["outage_start"], "skipped"), marked_run(2, "Check", [], "succeeded")]
     result = measure_rto(drill, runs, {})
     assert result.value_seconds is None

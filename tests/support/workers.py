@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import tempfile
+
+import yaml
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -70,3 +73,17 @@ def purge_broker() -> None:
 
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(app.conf.task_default_queue)
+
+
+def write_test_policy(path: Path) -> Path:
+    """The test workers' execution policy, as an operator would write one: the tests' files live in
+    the temporary folder (pytest's folders, the PostgreSQL test clusters), their services on loopback,
+    the PostgreSQL tools run as postgres, and the secrets steps refer to are named."""
+    path.write_text(yaml.safe_dump({
+        "files": [tempfile.gettempdir()],
+        "network": ["127.0.0.1", "localhost", "::1"],
+        "programs": {"bin_dirs": [os.environ.get("DRDRILL_TEST_PG_BIN", "/usr/lib/postgresql/15/bin")],
+                     "os_users": ["postgres"]},
+        "environment": ["ORDERS_API_TOKEN", "DRDRILL_TEST_PG_*"],
+    }))
+    return path

@@ -21,5 +21,7 @@ register_family(
     },
     binding_checks={"postgres": ".target:binding_problems"},
     canary_writers={"postgres": ".canary:PostgresCanary"},
+    binding_access={"postgres": ".access:binding_access"},
+    binding_kinds=("postgres",),
     docs="docs/actions-postgresql.md",
 )
