@@ -39,6 +39,9 @@ class Drill(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.TextField(blank=True, help_text="Why the drill ended as it did.")
+    # Generated history (the demo estate, manage.py sample_estate): shown as SAMPLE wherever it
+    # appears, so nobody mistakes it for a drill that ran.
+    sample = models.BooleanField(default=False, help_text="Generated sample data, not a drill that ran.")
 
     class Meta:
         ordering = ["-created_at"]
