@@ -78,9 +78,10 @@ def queue(subscriptions: list[Subscription], *, event: str, key: str, subject: s
         [Delivery(subscription=s, drill=drill, system=system or (drill.system if drill else None), event=event,
                   key=key, subject=subject[:300], body=body) for s in fresh], ignore_conflicts=True)
     ids = list(Delivery.objects.filter(subscription__in=fresh, key=key).values_list("pk", flat=True))
+    # By name, through the app's registry: programme.tasks imports this module.
+    deliver_task = current_app.tasks["programme.tasks.deliver_notification"]
     for delivery_id in ids:
-        transaction.on_commit(lambda d=delivery_id: current_app.send_task("programme.tasks.deliver_notification",
-                                                                          args=[d]))
+        transaction.on_commit(lambda d=delivery_id: deliver_task.delay(d))
     return ids
 
 
