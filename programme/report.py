@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from runbooks.models import DrillKind, System
 
-from .achieved import achieved_between
+from .achieved import achieved_between, achieved_by_period
 from .action_items import ActionItemsSummary, action_items_summary
 from .cadence import DueItem, cadence_status, expected_per_quarter, held_in
 from .quarters import Quarter
@@ -157,8 +157,8 @@ def system_trend(system: System, quarter: Quarter) -> list[TrendPoint]:
     """One system's last achieved RTO and RPO in each of the trend's quarters (for its chart)."""
     quarters = quarter.last(TREND_QUARTERS)
     values: dict[tuple[Quarter, str], float] = {}
-    for row in achieved_between(quarters[0].starts_at, quarter.ends_at, system=system):
-        values[(Quarter.of(row["drill__finished_at"]), row["kind"])] = row["value_seconds"]
+    for _, kind, value, _, finished_at, _ in achieved_between(quarters[0].starts_at, quarter.ends_at, system=system):
+        values[(Quarter.of(finished_at), kind)] = value
     return [TrendPoint(q, values.get((q, "rto")), values.get((q, "rpo"))) for q in quarters]
 
 
@@ -170,25 +170,24 @@ def quarterly_report(quarter: Quarter) -> QuarterlyReport:
     results = {s.pk: SystemResult(s, Figure(float(s.rto_target_seconds)), Figure(float(s.rpo_target_seconds)))
                for s in systems}
     trend_values: dict[int, dict[tuple[int, str], float]] = {}
-    position = {q: n for n, q in enumerate(quarters)}
+    last = len(quarters) - 1
     counted: set[int] = set()
     sample: set[int] = set()
-    for row in achieved_between(quarters[0].starts_at, quarter.ends_at):
-        result = results.get(row["drill__system_id"])
+    bounds = [q.starts_at for q in quarters] + [quarter.ends_at]
+    for system_id, kind, value, drill_id, n, is_sample in achieved_by_period(bounds):
+        result = results.get(system_id)
         if result is None:
             continue
-        n = position[Quarter.of(row["drill__finished_at"])]
         # Rows are oldest first, so the last one written per quarter is that quarter's last figure.
-        trend_values.setdefault(result.system.pk, {})[(n, row["kind"])] = row["value_seconds"]
-        if n == len(quarters) - 1:
-            (result.rto if row["kind"] == "rto" else result.rpo).values.append(row["value_seconds"])
-            if row["drill_id"] not in counted:
-                counted.add(row["drill_id"])
+        trend_values.setdefault(system_id, {})[(n, kind)] = value
+        if n == last:
+            (result.rto if kind == "rto" else result.rpo).values.append(value)
+            if drill_id not in counted:
+                counted.add(drill_id)
                 result.drills += 1
-                if row["drill__sample"]:
-                    result.sample_drills += 1
-        if row["drill__sample"]:
-            sample.add(row["drill_id"])
+                result.sample_drills += is_sample
+        if is_sample:
+            sample.add(drill_id)
     trend = {pk: [TrendPoint(q, values.get((n, "rto")), values.get((n, "rpo"))) for n, q in enumerate(quarters)]
              for pk, values in trend_values.items()}
 
