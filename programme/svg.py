@@ -10,8 +10,6 @@ import xml.etree.ElementTree as ET
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
-ET.register_namespace("", SVG_NS)
-ET.register_namespace("xlink", XLINK_NS)
 
 # The properties matplotlib and Graphviz write in style attributes, all of them SVG presentation
 # attributes of the same name.
@@ -33,6 +31,10 @@ def clean_svg(text: str, *, css_class: str = "") -> str:
     if css_class:
         root.set("class", css_class)
     _clean(root)
+    # ElementTree's prefixes are global, and other libraries in the process (WeasyPrint) register
+    # their own for SVG: set ours each time, so the markup is <svg>, which HTML understands.
+    ET.register_namespace("", SVG_NS)
+    ET.register_namespace("xlink", XLINK_NS)
     return ET.tostring(root, encoding="unicode")
 
 

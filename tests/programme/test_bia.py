@@ -95,7 +95,9 @@ def test_the_bia_page_draws_the_graph_inline_without_inline_styles(client: Clien
     make_system("database", tier=0, rto=1200, rpo=60)
     make_system("payments", tier=0, rto=1800, rpo=300, depends_on=("database",))
     client.force_login(coordinator)
-    page = client.get("/programme/bia/").content.decode()
+    response = client.get("/programme/bia/")
+    page = response.content.decode()
+    assert 'id="dependency-graph"' in page, (response.status_code, page[-3000:])
     graph = page[page.index('id="dependency-graph"'):]
     graph = graph[:graph.index("</svg>")]
     assert "<svg" in graph and "Payments" in graph and "system-database" in graph
