@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "runbooks",
     "drills",
     "observability",
+    "programme",
     "demo",
 ]
 
@@ -259,6 +260,45 @@ DRDRILL_SWEEP_SECONDS = env_float("DRDRILL_SWEEP_SECONDS", 5.0)
 # A claimed step whose worker died is reclaimed after its lease: the action's own time limit
 # plus this grace.
 DRDRILL_LEASE_GRACE_SECONDS = env_float("DRDRILL_LEASE_GRACE_SECONDS", 5.0)
+# The DR programme's clock (programme/tasks.py): planned drills due, stalled and running drills,
+# post-drill report reminders, overdue systems, and the archive of an ended quarter. Every tick is
+# idempotent (a message has a unique key), so a short interval costs a few queries and nothing more.
+DRDRILL_PROGRAMME_TICK_SECONDS = env_float("DRDRILL_PROGRAMME_TICK_SECONDS", 60.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-active-drills": {"task": "drills.tasks.sweep_active_drills", "schedule": DRDRILL_SWEEP_SECONDS},
+    "programme-tick": {"task": "programme.tasks.programme_tick", "schedule": DRDRILL_PROGRAMME_TICK_SECONDS},
+    # Issues (archives) the quarterly report once a quarter has ended; a no-op once it is archived.
+    "archive-ended-quarter": {"task": "programme.tasks.archive_ended_quarter",
+                              "schedule": env_float("DRDRILL_REPORT_ARCHIVE_SECONDS", 3600.0)},
 }
+# A system is "due soon" this many days before a drill is due (the dashboard's horizon).
+DRDRILL_DUE_SOON_DAYS = int(os.environ.get("DRDRILL_DUE_SOON_DAYS", "30"))
+# An active drill with no new timeline entry for this long is reported stalled.
+DRDRILL_STALL_MINUTES = env_float("DRDRILL_STALL_MINUTES", 15.0)
+# A planned drill whose time passed longer ago than this (beat was down) is marked missed rather than
+# started at a moment nobody expects.
+DRDRILL_PLANNED_DRILL_GRACE_MINUTES = env_float("DRDRILL_PLANNED_DRILL_GRACE_MINUTES", 360.0)
+# Notification delivery: retried with exponential backoff from this many seconds, this many times.
+DRDRILL_NOTIFY_RETRY_SECONDS = env_float("DRDRILL_NOTIFY_RETRY_SECONDS", 30.0)
+DRDRILL_NOTIFY_MAX_RETRIES = int(os.environ.get("DRDRILL_NOTIFY_MAX_RETRIES", "5"))
+# Post-drill report reminder: the communication plan wants the report within 72 h of a drill's end.
+DRDRILL_REPORT_DUE_HOURS = env_float("DRDRILL_REPORT_DUE_HOURS", 72.0)
+DRDRILL_REPORT_REMINDER_HOURS = env_float("DRDRILL_REPORT_REMINDER_HOURS", 48.0)
+
+# Links in notifications and the calendar feed point here.
+DRDRILL_BASE_URL = os.environ.get("DRDRILL_BASE_URL", "http://127.0.0.1:8000")
+
+# E-mail goes through Django's e-mail backend (docs/programme.md#notifications): SMTP settings and
+# credentials come from the environment, never from a subscription row. Without a host, mail is
+# printed to the worker's log (the embedded demo).
+EMAIL_HOST = os.environ.get("DRDRILL_EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("DRDRILL_EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("DRDRILL_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DRDRILL_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DRDRILL_EMAIL_TLS", False)
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = os.environ.get("DRDRILL_EMAIL_FROM", "drdrill@localhost")
+EMAIL_BACKEND = os.environ.get("DRDRILL_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                               else "django.core.mail.backends.console.EmailBackend")
+if os.environ.get("DRDRILL_EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = os.environ["DRDRILL_EMAIL_FILE_PATH"]

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-from drills.views import home
+from programme.views import overview
 
 
 @login_not_required
@@ -16,12 +16,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", overview, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),
     path("", include("runbooks.urls")),
     path("", include("drills.urls")),
+    path("", include("programme.urls")),
     path("", include("audit.urls")),
     path("", include("observability.urls")),
     path("admin/", admin.site.urls),

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 
 from runbooks.services import ImportReport, import_runbooks, read_sources
 
+from .estate import EstateReport, generate_estate
 from .orders_service import create_database
 
 EXAMPLES = Path(settings.BASE_DIR) / "runbooks" / "examples"
@@ -25,9 +26,9 @@ def demo_url(port: int) -> str:
     return os.environ.get("DRDRILL_DEMO_URL", f"http://127.0.0.1:{port}")
 
 
-def seed(*, admin_username: str = "admin", admin_password: str | None = None) -> tuple[ImportReport, str | None]:
-    """Idempotent: running it again changes nothing. Returns the import report and, when the admin
-    user was created, its password."""
+def seed(*, admin_username: str = "admin", admin_password: str | None = None) -> tuple[ImportReport, str | None, EstateReport]:
+    """Idempotent: running it again changes nothing, and it only creates what is missing. Returns the
+    import report, the admin user's password when it was created, and what the estate added."""
     db_path, port = demo_paths()
     create_database(db_path)
     system_yaml = f"""
@@ -51,4 +52,5 @@ systems:
     if not users.filter(username=admin_username).exists():
         created_password = admin_password or os.environ.get("DRDRILL_ADMIN_PASSWORD", "drdrill-demo")
         users.create_superuser(admin_username, email="", password=created_password)
-    return report, created_password
+    # The demo estate: a programme worth looking at on first start (docs/programme.md#the-demo).
+    return report, created_password, generate_estate()

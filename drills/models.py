@@ -43,6 +43,9 @@ class Drill(models.Model):
     # approval is recorded against this digest.
     snapshot = models.JSONField(default=dict)
     snapshot_digest = models.CharField(max_length=64, blank=True)
+    # Generated history (the demo estate, manage.py sample_estate): shown as SAMPLE wherever it
+    # appears, so nobody mistakes it for a drill that ran.
+    sample = models.BooleanField(default=False, help_text="Generated sample data, not a drill that ran.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -19,6 +19,21 @@ def systems_with_last_drill() -> QuerySet[System]:
     return System.objects.annotate(last_drill_id=Subquery(last)).order_by("tier", "name")
 
 
+DASHBOARD_ROWS = 25
+
+
+def dashboard_drills() -> dict:
+    """What the dashboard shows of drills (the page itself is the programme's overview): drills
+    running now, the most critical systems with their last live drill, and the newest drills."""
+    systems = systems_with_last_drill()
+    return {
+        "active_drills": active_drills()[:DASHBOARD_ROWS],
+        "systems": with_last_drills(systems[:DASHBOARD_ROWS]),
+        "system_count": systems.count(),
+        "recent_drills": recent_drills(10),
+    }
+
+
 def drills_by_id_with_measurements(ids: list[int]) -> dict[int, Drill]:
     drills = Drill.objects.filter(pk__in=[i for i in ids if i]).prefetch_related(
         Prefetch("measurements", queryset=Measurement.objects.all()))

@@ -1,4 +1,4 @@
-"""Pages of what we run: the dashboard, drills, the live drill page and the actions people take
+"""Pages of what we run: drills, the live drill page and the actions people take
 on a running drill. Thin: every change goes through drills.services."""
 
 from __future__ import annotations
@@ -22,21 +22,7 @@ from .progress import drill_progress
 from .evidence_pack import drill_evidence_pack
 
 PAGE_SIZE = 50
-DASHBOARD_ROWS = 25
 HISTORY_ROWS = 20
-
-
-@require_GET
-@requires(Capability.VIEW)
-def home(request: HttpRequest) -> HttpResponse:
-    systems = selectors.systems_with_last_drill()
-    return render(request, "drills/home.html", {
-        "active_drills": selectors.active_drills()[:DASHBOARD_ROWS],
-        # The most critical systems first; the systems page lists them all.
-        "systems": selectors.with_last_drills(systems[:DASHBOARD_ROWS]),
-        "system_count": systems.count(),
-        "recent_drills": selectors.recent_drills(10),
-    })
 
 
 @require_GET

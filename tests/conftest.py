@@ -72,6 +72,11 @@ def worker_pool(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: 
         # Fast sweeps and short leases keep recovery tests quick; production defaults are longer.
         "DRDRILL_SWEEP_SECONDS": "1",
         "DRDRILL_LEASE_GRACE_SECONDS": "2",
+        # The programme's beat tick every second and notification retries after 1, 2 s, so planned
+        # drills and failing receivers are tested in seconds.
+        "DRDRILL_PROGRAMME_TICK_SECONDS": "1",
+        "DRDRILL_NOTIFY_RETRY_SECONDS": "1",
+        "DRDRILL_NOTIFY_MAX_RETRIES": "2",
         "PYTHONUNBUFFERED": "1",
         # A secret the workers hold, as a deployment would give them one: steps refer to it by name.
         ORDERS_TOKEN_VARIABLE: ORDERS_TOKEN,

@@ -20,8 +20,9 @@ ALLOWED: dict[str, set[str]] = {
     "runbooks": {"accounts", "audit"},
     "drills": {"accounts", "audit", "runbooks"},
     "observability": {"accounts", "drills", "runbooks"},
-    "demo": {"accounts", "audit", "runbooks", "drills"},
-    "config": {"accounts", "audit", "runbooks", "drills", "observability", "demo"},
+    "programme": {"accounts", "audit", "runbooks", "drills"},
+    "demo": {"accounts", "audit", "runbooks", "drills", "programme"},
+    "config": {"accounts", "audit", "runbooks", "drills", "observability", "programme", "demo"},
 }
 APPS = set(ALLOWED)
 

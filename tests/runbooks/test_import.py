@@ -148,7 +148,7 @@ def test_the_command_names_the_file_step_and_field_and_saves_nothing(tmp_path: P
 def test_the_shipped_examples_import(tmp_path: Path):
     from demo.seed import seed
 
-    report, _ = seed()
+    report, _, _ = seed()
     assert "demo-orders-backup-restore v1" in report.versions_created
     assert seed()[0].versions_created == []
 

@@ -1,5 +1,6 @@
 """A real local HTTP service the tests control: take it down for a known time, count requests,
-answer slowly, and apply side effects once per Idempotency-Key (as a well-behaved API does)."""
+answer slowly, apply side effects once per Idempotency-Key (as a well-behaved API does), and keep
+what was posted to it (a webhook receiver)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class ControlledService:
         self.up_at: float | None = None
         self.requests: list[tuple[str, str, str | None]] = []
         self.applied: dict[str, int] = {}
+        self.bodies: list[tuple[str, bytes]] = []  # (path, body) of every request that carried one
         self.slow_request_arrived = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -42,6 +44,10 @@ class ControlledService:
             self.healthy = True
             self.up_at = time.time()
 
+    def posted(self, path: str) -> list[bytes]:
+        with self.lock:
+            return [body for p, body in self.bodies if p == path]
+
     def count(self, path: str) -> int:
         with self.lock:
             return sum(1 for _, p, _ in self.requests if p == path)
@@ -61,8 +67,11 @@ class ControlledService:
                 url = urlparse(self.path)
                 query = parse_qs(url.query)
                 key = self.headers.get("Idempotency-Key")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with service.lock:
                     service.requests.append((self.command, url.path, key))
+                    if body:
+                        service.bodies.append((url.path, body))
                 if url.path == "/health":
                     self._answer(200 if service.healthy else 503, "healthy" if service.healthy else "down")
                 elif url.path == "/fault":
@@ -70,6 +79,8 @@ class ControlledService:
                     self._answer(200, "outage started")
                 elif url.path == "/fail":
                     self._answer(500, "internal error")
+                elif url.path == "/hook":
+                    self._answer(200, "received")  # a webhook receiver: what it got is in bodies
                 elif url.path == "/apply":
                     # A mutating call: applied once per idempotency key, however often it arrives.
                     if url.path == "/apply" and "slow" in query:

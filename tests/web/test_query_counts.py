@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from drills.models import Drill, DrillEvent, Measurement, StepRun
 from drills.progress import drill_progress
+from programme.quarters import Quarter
 from runbooks.models import Runbook, RunbookVersion, System
 from runbooks.services import import_runbooks
 
@@ -57,7 +58,22 @@ def build_world(prefix: str, size: int, user: Any) -> World:
             status, mode = HISTORY[n % len(HISTORY)]
             add_drill(version, user, status=status, mode=mode, age_days=n + 1)
     running = add_drill(latest[first.pk], user, status=Drill.Status.RUNNING, mode=Drill.Mode.LIVE, age_days=0)
+    add_programme(prefix, latest, running, user)
     return World(first, Runbook.objects.get(slug=f"{prefix}-runbook-0"), running)
+
+
+def add_programme(prefix: str, latest: dict[int, RunbookVersion], running: Drill, user: Any) -> None:
+    """The programme's rows grow with the world too: a planned drill and a subscription per system,
+    and a message per subscription about the running drill."""
+    from programme.models import Delivery, PlannedDrill, Subscription
+
+    for system_id, version in latest.items():
+        PlannedDrill.objects.create(runbook_version=version, system_id=system_id, kind=version.runbook.kind,
+                                    scheduled_at=timezone.now() + timedelta(days=3), planned_by=user)
+        subscription = Subscription.objects.create(name=f"{prefix} team {system_id}", system_id=system_id,
+                                                   channel="email", address="team@example.com", events=["started"])
+        Delivery.objects.create(subscription=subscription, drill=running, event="started", key=f"event:{system_id}",
+                                subject="Drill started", body="started")
 
 
 HISTORY = [(Drill.Status.SUCCEEDED, Drill.Mode.LIVE), (Drill.Status.FAILED, Drill.Mode.LIVE),
@@ -120,6 +136,15 @@ PAGES: dict[str, Callable[[World], str]] = {
     "drill": lambda w: w.running.get_absolute_url(),
     "live drill polling": lambda w: f"/drills/{w.running.pk}/progress/",
     "live drill polling, nothing new": lambda w: f"/drills/{w.running.pk}/progress/?seen={drill_progress(w.running.pk).fingerprint}",
+    "business impact analysis": lambda w: "/programme/bia/",
+    "cadence": lambda w: "/programme/cadence/",
+    "calendar": lambda w: "/programme/calendar/",
+    "calendar feed": lambda w: "/programme/calendar.ics",
+    "reports": lambda w: "/reports/",
+    "quarterly report": lambda w: f"/reports/{Quarter.current()}/",
+    "quarterly report csv": lambda w: f"/reports/{Quarter.current()}/report.csv",
+    "notifications": lambda w: "/programme/notifications/",
+    "drill notifications": lambda w: f"/programme/drills/{w.running.pk}/notifications/",
 }
 
 

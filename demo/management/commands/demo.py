@@ -1,4 +1,5 @@
-"""``manage.py demo``: load the demo system, its runbooks and an admin user (idempotent)."""
+"""``manage.py demo``: load the demo system, its runbooks, an admin user and the demo estate with its
+sample history (idempotent: creates only what is missing)."""
 
 from django.core.management.base import BaseCommand
 
@@ -6,10 +7,11 @@ from demo.seed import seed
 
 
 class Command(BaseCommand):
-    help = "Load the demo orders system, its example runbooks and an admin user."
+    help = "Load the demo orders system, its example runbooks, an admin user and the demo estate (sample data)."
 
     def handle(self, *args, **options) -> None:
-        report, password = seed()
+        report, password, estate = seed()
         self.stdout.write(f"Demo data: {report.summary()}")
+        self.stdout.write(f"Demo estate: {estate.summary()}")
         if password:
             self.stdout.write(f"Admin user created: admin / {password}")

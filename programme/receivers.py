@@ -1,0 +1,36 @@
+"""What the programme does when drills announce something: hand the id to a Celery task, nothing
+more. These receivers run in the process that wrote the event (often a worker in a drill's hot
+path), so they look at the kind first and never raise: a notification must never slow or fail a
+drill."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.dispatch import receiver
+
+from drills.signals import drill_ended, event_recorded
+
+from .notifications import EVENT_OF_KIND
+from .tasks import notify_drill_ended, notify_drill_event
+
+log = logging.getLogger("drdrill.notifications")
+
+
+@receiver(event_recorded)
+def tell_of_event(sender: Any, drill_id: int, event_id: int, kind: str, **kwargs: Any) -> None:
+    if kind not in EVENT_OF_KIND:
+        return
+    try:
+        notify_drill_event.delay(event_id)
+    except Exception:
+        log.exception("could not queue the notification of event %s", event_id, extra={"drill_id": drill_id})
+
+
+@receiver(drill_ended)
+def tell_of_end(sender: Any, drill_id: int, **kwargs: Any) -> None:
+    try:
+        notify_drill_ended.delay(drill_id)
+    except Exception:
+        log.exception("could not queue the notification of the end of drill %s", drill_id, extra={"drill_id": drill_id})
