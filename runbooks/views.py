@@ -72,6 +72,7 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "runbooks/runbook_detail.html", {
         "runbook": runbook, "versions": versions, "version": version, "steps": steps,
         "is_latest": bool(versions) and version == versions[0],
+        "scenarios": services.scenarios_for(runbook.system),
     })
 
 
