@@ -22,6 +22,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("runbooks.urls")),
     path("", include("drills.urls")),
+    path("", include("reviews.urls")),
     path("", include("audit.urls")),
     path("", include("observability.urls")),
     path("admin/", admin.site.urls),

@@ -97,7 +97,8 @@ def drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     drill = get_object_or_404(Drill, pk=pk)
     if drill.is_tabletop:
         return _tabletop(request, drill, facilitator=False)
-    return render(request, "drills/drill_detail.html", drill_progress(pk, request.user).as_context())
+    return render(request, "drills/drill_detail.html", {**drill_progress(pk, request.user).as_context(),
+                                                        "changes_since": selectors.runbook_changes_since(drill)})
 
 
 @require_GET
@@ -215,7 +216,9 @@ def drill_evidence(request: HttpRequest, pk: int) -> HttpResponse:
 def _tabletop(request: HttpRequest, drill: Drill, *, facilitator: bool) -> HttpResponse:
     tabletop.touch_presence(drill=drill, user=request.user)
     tabletop.release_due_injects(drill)
-    return render(request, "drills/tabletop_detail.html", tabletop_page(drill.pk, request.user, facilitator=facilitator).as_context())
+    return render(request, "drills/tabletop_detail.html", {
+        **tabletop_page(drill.pk, request.user, facilitator=facilitator).as_context(),
+        "changes_since": selectors.runbook_changes_since(drill)})
 
 
 def _tabletop_drill(pk: int) -> Drill:

@@ -19,9 +19,10 @@ ALLOWED: dict[str, set[str]] = {
     "audit": {"accounts"},
     "runbooks": {"accounts", "audit"},
     "drills": {"accounts", "audit", "runbooks"},
+    "reviews": {"accounts", "audit", "runbooks", "drills"},
     "observability": {"accounts", "drills", "runbooks"},
-    "demo": {"accounts", "audit", "runbooks", "drills"},
-    "config": {"accounts", "audit", "runbooks", "drills", "observability", "demo"},
+    "demo": {"accounts", "audit", "runbooks", "drills", "reviews"},
+    "config": {"accounts", "audit", "runbooks", "drills", "reviews", "observability", "demo"},
 }
 APPS = set(ALLOWED)
 
