@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Capability, requires
 from . import editing, services
-from .actions import ActionFailed, get_action
+from .actions import ActionFailed, ParamError, get_action, parse_params
 from .diffs import version_diff
 from .forms import RunbookImportForm
 from .models import Runbook, System
@@ -67,9 +67,11 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     steps = list(version.steps.order_by("position")) if version else []
     for step in steps:
         try:
-            step.changes = get_action(step.action).changes
-        except ActionFailed:
-            step.changes = "unknown action"
+            action = get_action(step.action)
+            step.changes = action.changes
+            step.does = action.describe(parse_params(action.Params, step.params), runbook.system.targets)
+        except (ActionFailed, ParamError) as error:
+            step.changes, step.does = "unknown action", str(error)
     # Every version shows what changed against another: the one before it, or any one chosen.
     compare = None
     if version is not None and request.GET.get("compare", "").isdigit():
