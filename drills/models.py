@@ -33,6 +33,7 @@ class Drill(models.Model):
         ABORTED = "aborted", "Aborted"
 
     ACTIVE = (Status.RUNNING, Status.WAITING)
+    # Happening now, for pages ("Running now") and for abort: ACTIVE drills and walking tabletops.
     IN_PROGRESS = (Status.RUNNING, Status.WAITING, Status.WALKING)
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.ABORTED)
 
@@ -71,11 +72,6 @@ class Drill(models.Model):
     @property
     def is_tabletop(self) -> bool:
         return self.mode == self.Mode.TABLETOP
-
-    @property
-    def is_in_progress(self) -> bool:
-        """Running, waiting, or a tabletop being walked: what pages list as happening now."""
-        return self.status in self.IN_PROGRESS
 
     @property
     def mode_word(self) -> str:

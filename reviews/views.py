@@ -157,7 +157,7 @@ def open_action_items_partial(request: HttpRequest) -> HttpResponse:
 @requires(Capability.VIEW)
 def checklist_template(request: HttpRequest) -> HttpResponse:
     return render(request, "reviews/checklist_template.html", {
-        "items": ChecklistTemplateItem.objects.order_by("position", "pk"), "evidence_choices": Evidence.choices})
+        "items": services.checklist_template(), "evidence_choices": Evidence.choices})
 
 
 @require_POST
