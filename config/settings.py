@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "audit",
     "runbooks",
     "drills",
+    "reviews",
     "observability",
     "programme",
     "demo",

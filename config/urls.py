@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("runbooks.urls")),
     path("", include("drills.urls")),
     path("", include("programme.urls")),
+    path("", include("reviews.urls")),
     path("", include("audit.urls")),
     path("", include("observability.urls")),
     path("admin/", admin.site.urls),

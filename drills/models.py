@@ -10,23 +10,31 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
-from runbooks.models import DrillKind, RunbookVersion, Step, System
+from runbooks.models import DrillKind, RunbookVersion, ScenarioVersion, Step, System
 
 
 class Drill(models.Model):
     class Mode(models.TextChoices):
         LIVE = "live", "Live"
         DRY_RUN = "dry_run", "Dry-run"
+        # Walked through by people, never executed (drills/tabletop.py); proves no figure.
+        TABLETOP = "tabletop", "Tabletop"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         RUNNING = "running", "Running"
         WAITING = "waiting", "Waiting for a person"
+        # A tabletop being walked through. Deliberately outside ACTIVE: the engine (advance, claim,
+        # finish, the sweep) and the people-action services only ever touch ACTIVE drills, so no
+        # path can dispatch, execute or measure a tabletop's steps.
+        WALKING = "walking", "Tabletop in progress"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         ABORTED = "aborted", "Aborted"
 
     ACTIVE = (Status.RUNNING, Status.WAITING)
+    # Happening now, for pages ("Running now") and for abort: ACTIVE drills and walking tabletops.
+    IN_PROGRESS = (Status.RUNNING, Status.WAITING, Status.WALKING)
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.ABORTED)
 
     runbook_version = models.ForeignKey(RunbookVersion, on_delete=models.PROTECT, related_name="drills")
@@ -46,6 +54,9 @@ class Drill(models.Model):
     # Generated history (the demo estate, manage.py sample_estate): shown as SAMPLE wherever it
     # appears, so nobody mistakes it for a drill that ran.
     sample = models.BooleanField(default=False, help_text="Generated sample data, not a drill that ran.")
+    # The scenario a tabletop is played against, pinned like the runbook version.
+    scenario_version = models.ForeignKey(ScenarioVersion, null=True, blank=True, on_delete=models.PROTECT,
+                                         related_name="drills")
 
     class Meta:
         ordering = ["-created_at"]
@@ -64,6 +75,15 @@ class Drill(models.Model):
     @property
     def is_dry_run(self) -> bool:
         return self.mode == self.Mode.DRY_RUN
+
+    @property
+    def is_tabletop(self) -> bool:
+        return self.mode == self.Mode.TABLETOP
+
+    @property
+    def mode_word(self) -> str:
+        """How messages, the timeline and the audit trail name this drill."""
+        return {self.Mode.LIVE: "live drill", self.Mode.DRY_RUN: "dry-run", self.Mode.TABLETOP: "tabletop"}[self.mode]
 
     @property
     def is_finished(self) -> bool:
@@ -109,6 +129,8 @@ class StepRun(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
         CANCELLED = "cancelled", "Cancelled"
+        # A tabletop item the team could not get past (a missing access, an unclear instruction).
+        BLOCKED = "blocked", "Blocked"
 
     DONE = (Status.SUCCEEDED, Status.SKIPPED)
     FINISHED = (Status.SUCCEEDED, Status.SKIPPED, Status.FAILED, Status.CANCELLED)
@@ -135,6 +157,8 @@ class StepRun(models.Model):
     note = models.TextField(blank=True, help_text="A participant's confirmation note or skip reason.")
     acted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="+")
+    # A tabletop's estimate of how long the step would take in a real recovery: never a measurement.
+    estimated_minutes = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["drill", "position"]
@@ -214,6 +238,12 @@ class EventKind(models.TextChoices):
     STEP_SKIPPED = "step.skipped", "Step skipped"
     RESOURCE_CREATED = "resource.created", "Resource created"
     RESOURCE_DELETED = "resource.deleted", "Resource deleted"
+    TABLETOP_STARTED = "tabletop.started", "Tabletop started"
+    TABLETOP_ITEM_DONE = "tabletop.item_done", "Item done"
+    TABLETOP_ITEM_SKIPPED = "tabletop.item_skipped", "Item skipped"
+    TABLETOP_ITEM_BLOCKED = "tabletop.item_blocked", "Item blocked"
+    TABLETOP_INJECT_RELEASED = "tabletop.inject_released", "Inject released"
+    TABLETOP_ENDED = "tabletop.ended", "Tabletop ended"
 
 
 class DrillEvent(models.Model):
@@ -340,3 +370,19 @@ class DrillResource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.kind} {self.identifier}"
+
+
+class Presence(models.Model):
+    """Who is looking at a tabletop: touched by every poll of its page, so "present" means seen in
+    the last minute (drills/tabletop.py)."""
+
+    drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="presences")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["drill", "user"], name="unique_presence")]
+        indexes = [models.Index(fields=["drill", "seen_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} at drill {self.drill_id}"

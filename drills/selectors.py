@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
-from runbooks.models import DrillKind, System
+from runbooks.diffs import DiffLine, version_diff
+from runbooks.models import DrillKind, RunbookVersion, System
 
 from .models import Drill, Measurement
 
@@ -54,7 +55,8 @@ def recent_drills(limit: int = 50) -> QuerySet[Drill]:
 
 
 def active_drills() -> QuerySet[Drill]:
-    return Drill.objects.filter(status__in=Drill.ACTIVE).select_related(
+    """Drills happening now: running, waiting for a person, or a tabletop being walked."""
+    return Drill.objects.filter(status__in=Drill.IN_PROGRESS).select_related(
         "runbook_version__runbook", "system", "started_by").order_by("-created_at")
 
 
@@ -79,3 +81,11 @@ def with_last_drills(systems: Iterable[System]) -> list[System]:
     for system in systems:
         system.last_drill = drills.get(system.last_drill_id)
     return systems
+
+
+def runbook_changes_since(drill: Drill) -> tuple[RunbookVersion, list[DiffLine]] | None:
+    """The runbook's latest version and what changed since the version this drill ran, when it did."""
+    latest = drill.runbook_version.runbook.versions.order_by("-number").first()
+    if latest is None or latest.pk == drill.runbook_version_id:
+        return None
+    return latest, version_diff(drill.runbook_version, latest)

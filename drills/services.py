@@ -14,7 +14,7 @@ from audit.services import record
 from runbooks.actions import ActionFailed, get_action
 from runbooks.models import Environment, RunbookVersion
 
-from . import canary, engine, snapshot
+from . import canary, engine, snapshot, tabletop
 from .clock import db_now
 from .models import Approval, CanaryRun, Drill, EventKind, Measurement, StepRun
 from .signals import drill_ended
@@ -37,6 +37,8 @@ def drill_start(*, runbook_version: RunbookVersion, user: Any, mode: str = Drill
                 confirmation: str | None = None) -> Drill:
     """Create the drill pinned to ``runbook_version`` with one step run per step. It starts at
     once, or, for a live drill on production, waits for an approver (see approve_start)."""
+    if mode == Drill.Mode.TABLETOP:  # walked by people, never executed: drills/tabletop.py
+        return tabletop.start_tabletop(runbook_version=runbook_version, user=user)
     check(user, Capability.COORDINATE, "start drills")
     if mode not in Drill.Mode.values:
         raise DrillActionRefused(f"unknown mode {mode!r}; use live or dry_run")
@@ -240,8 +242,9 @@ def abort_drill(*, drill: Drill, user: Any, reason: str) -> None:
     with transaction.atomic():
         before = Drill.objects.values_list("status", flat=True).get(pk=drill.pk)
         now = db_now()
-        # A draft (a production drill awaiting approval) can be withdrawn the same way.
-        aborted = Drill.objects.filter(pk=drill.pk, status__in=(Drill.Status.DRAFT, *Drill.ACTIVE, Drill.Status.FAILED)).update(
+        # A draft (a production drill awaiting approval) can be withdrawn the same way, and a tabletop
+        # being walked stopped.
+        aborted = Drill.objects.filter(pk=drill.pk, status__in=(Drill.Status.DRAFT, *Drill.IN_PROGRESS, Drill.Status.FAILED)).update(
             status=Drill.Status.ABORTED, finished_at=now, outcome=f"Aborted by {user}: {reason}")
         if not aborted:
             raise DrillActionRefused("Only a drill awaiting approval, running, waiting or failed can be aborted.")
@@ -250,15 +253,17 @@ def abort_drill(*, drill: Drill, user: Any, reason: str) -> None:
                                                         StepRun.Status.WAITING)).update(
             status=StepRun.Status.CANCELLED, finished_at=now)
         canary.stop(drill.pk, "drill aborted")
-        record_event(drill.pk, EventKind.DRILL_ABORTED, f"Drill aborted by {user}: {reason}", actor=user, at=now)
-        if canary.outage_left_open(drill.pk):
+        noun = "Tabletop" if drill.is_tabletop else "Drill"
+        record_event(drill.pk, EventKind.DRILL_ABORTED, f"{noun} aborted by {user}: {reason}", actor=user, at=now)
+        # A tabletop's outage is on paper: nothing is down, so there is nothing to warn of.
+        if not drill.is_tabletop and canary.outage_left_open(drill.pk):
             # Abort stops the drill, not the outage it caused: say so where nobody can miss it.
             warning = (f"The outage this drill started was not recovered: {drill.system} may still be down. "
                        "Recover it by hand or with its recovery runbook.")
             Drill.objects.filter(pk=drill.pk).update(outcome=f"Aborted by {user}: {reason}. {warning}")
             record_event(drill.pk, EventKind.DRILL_OUTAGE_LEFT_OPEN, warning, actor=user, at=now)
         transaction.on_commit(lambda: drill_ended.send(sender=Drill, drill_id=drill.pk))
-        record("drill.aborted", actor=user, obj=drill, drill_id=drill.pk, summary=f"aborted the drill: {reason}",
+        record("drill.aborted", actor=user, obj=drill, drill_id=drill.pk, summary=f"aborted the {noun.lower()}: {reason}",
                before={"status": before}, after={"status": Drill.Status.ABORTED})
 
 

@@ -18,4 +18,9 @@ urlpatterns = [
     path("drills/<int:pk>/steps/<int:position>/confirm/", views.step_confirm, name="step_confirm"),
     path("drills/<int:pk>/steps/<int:position>/retry/", views.step_retry, name="step_retry"),
     path("drills/<int:pk>/steps/<int:position>/skip/", views.step_skip, name="step_skip"),
+    path("drills/<int:pk>/facilitate/", views.tabletop_facilitate, name="tabletop_facilitate"),
+    path("drills/<int:pk>/walkthrough/", views.tabletop_partial, name="tabletop_partial"),
+    path("drills/<int:pk>/items/<int:position>/mark/", views.tabletop_mark, name="tabletop_mark"),
+    path("drills/<int:pk>/injects/release/", views.tabletop_release, name="tabletop_release"),
+    path("drills/<int:pk>/end/", views.tabletop_end, name="tabletop_end"),
 ]

@@ -160,3 +160,51 @@ class Step(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name}"
+
+
+class Scenario(models.Model):
+    """What a tabletop is played against ("primary region lost", "ransomware in the backups"): the
+    identity of a scenario across its versions. Written in the same YAML as runbooks."""
+
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    # The system whose tabletops offer this scenario; empty: every system's.
+    system = models.ForeignKey(System, null=True, blank=True, on_delete=models.PROTECT, related_name="scenarios")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def latest_version(self) -> ScenarioVersion | None:
+        return self.versions.order_by("-number").first()
+
+
+class ScenarioVersion(ImmutableModel):
+    """One immutable version of a scenario: a tabletop pins it, so the injects it played stay what
+    was planned. ``spec`` holds the normalised document, injects included."""
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    description = models.TextField(blank=True)
+    spec = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    source_name = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["scenario", "-number"]
+        constraints = [models.UniqueConstraint(fields=["scenario", "number"], name="unique_scenario_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.scenario.slug} v{self.number}"
+
+    @property
+    def injects(self) -> list[dict]:
+        """Each inject: key, title, message and ``at_seconds`` (None: released by the facilitator)."""
+        return list(self.spec.get("injects", []))

@@ -8,18 +8,19 @@ from typing import Any
 
 import yaml
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
 
 from accounts.roles import Capability, check
 from audit.services import record
 
-from .models import Runbook, RunbookVersion, Step, System
+from .models import Runbook, RunbookVersion, Scenario, ScenarioVersion, Step, System
 from .yaml_format import (
     FormatProblem,
     RunbookFormatError,
     parse_documents,
     runbook_spec_for_storage,
     runbook_to_yaml,
+    scenario_to_yaml,
     spec_hash,
 )
 
@@ -31,12 +32,18 @@ class ImportReport:
     systems_unchanged: list[str] = field(default_factory=list)
     versions_created: list[str] = field(default_factory=list)
     runbooks_unchanged: list[str] = field(default_factory=list)
+    scenario_versions_created: list[str] = field(default_factory=list)
+    scenarios_unchanged: list[str] = field(default_factory=list)
+    # The versions this import created, for a caller that shows the one it made (the editor).
+    created: list[RunbookVersion] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = []
         for label, items in (("systems created", self.systems_created), ("systems updated", self.systems_updated),
                              ("systems unchanged", self.systems_unchanged), ("new runbook versions", self.versions_created),
-                             ("runbooks unchanged", self.runbooks_unchanged)):
+                             ("runbooks unchanged", self.runbooks_unchanged),
+                             ("new scenario versions", self.scenario_versions_created),
+                             ("scenarios unchanged", self.scenarios_unchanged)):
             if items:
                 parts.append(f"{label}: {', '.join(items)}")
         return "; ".join(parts) or "nothing to import"
@@ -77,6 +84,8 @@ def import_runbooks(*, sources: list[tuple[str, str]], user: AbstractBaseUser | 
             systems[spec["slug"]].dependencies.set(dependencies)
         for parsed in batch.runbooks:
             _import_runbook(parsed, user, report)
+        for parsed in batch.scenarios:
+            _import_scenario(parsed, user, report)
     return report
 
 
@@ -133,10 +142,35 @@ def _import_runbook(parsed: dict[str, Any], user: AbstractBaseUser | None, repor
         for position, step in enumerate(spec["steps"], start=1)
     )
     report.versions_created.append(f"{runbook.slug} v{version.number}")
+    report.created.append(version)
     record("runbook.version_created", actor=user, obj=version,
            before={"version": latest.number, "content_hash": latest.content_hash} if latest else None,
            after={"version": version.number, "content_hash": digest, "source": version.source_name},
            summary=f"imported {runbook.slug} v{version.number}")
+
+
+def _import_scenario(parsed: dict[str, Any], user: AbstractBaseUser | None, report: ImportReport) -> None:
+    """Like a runbook: a changed scenario gets a new immutable version, an unchanged one nothing."""
+    spec = runbook_spec_for_storage(parsed)
+    system = System.objects.get(slug=spec["system"]) if spec["system"] else None
+    scenario, _ = Scenario.objects.get_or_create(slug=spec["slug"], defaults={"title": spec["title"], "system": system})
+    digest = spec_hash(spec)
+    latest = scenario.latest_version
+    if latest is not None and latest.content_hash == digest:
+        report.scenarios_unchanged.append(scenario.slug)
+        return
+    if (scenario.title, scenario.system_id) != (spec["title"], system.pk if system else None):
+        scenario.title, scenario.system = spec["title"], system
+        scenario.save()
+    version = ScenarioVersion.objects.create(
+        scenario=scenario, number=(latest.number + 1) if latest else 1, description=spec["description"], spec=spec,
+        content_hash=digest, source_name=parsed.get("_source", ""),
+        created_by=user if user is not None and user.is_authenticated else None)
+    report.scenario_versions_created.append(f"{scenario.slug} v{version.number}")
+    record("scenario.version_created", actor=user, obj=version,
+           before={"version": latest.number, "content_hash": latest.content_hash} if latest else None,
+           after={"version": version.number, "content_hash": digest, "source": version.source_name},
+           summary=f"imported scenario {scenario.slug} v{version.number}")
 
 
 def system_to_yaml(system: System) -> dict[str, Any]:
@@ -157,7 +191,8 @@ def system_to_yaml(system: System) -> dict[str, Any]:
 
 
 def export_runbooks(*, runbook_slugs: list[str] | None = None) -> str:
-    """One YAML document with the latest version of each runbook and the systems they recover."""
+    """One YAML document with the latest version of each runbook, the systems they recover and the
+    scenarios played against them (every scenario, when every runbook is exported)."""
     runbooks = Runbook.objects.select_related("system").order_by("slug")
     if runbook_slugs:
         runbooks = runbooks.filter(slug__in=runbook_slugs)
@@ -169,6 +204,11 @@ def export_runbooks(*, runbook_slugs: list[str] | None = None) -> str:
             continue
         documents.append(runbook_to_yaml(version.spec))
         systems[runbook.system.slug] = runbook.system
+    scenarios = [s for s in Scenario.objects.select_related("system").order_by("slug")
+                 if not runbook_slugs or (s.system is not None and s.system.slug in systems)]
+    for scenario in scenarios:
+        if scenario.system is not None:
+            systems[scenario.system.slug] = scenario.system
     # The systems they depend on too, so the export imports into an empty database.
     pending = list(systems.values())
     while pending:
@@ -176,8 +216,21 @@ def export_runbooks(*, runbook_slugs: list[str] | None = None) -> str:
             if dependency.slug not in systems:
                 systems[dependency.slug] = dependency
                 pending.append(dependency)
-    payload = {"systems": [system_to_yaml(s) for _, s in sorted(systems.items())], "runbooks": documents}
+    payload: dict[str, Any] = {"systems": [system_to_yaml(s) for _, s in sorted(systems.items())], "runbooks": documents}
+    scenario_documents = [scenario_to_yaml(v.spec) for v in (s.latest_version for s in scenarios) if v is not None]
+    if scenario_documents:
+        payload["scenarios"] = scenario_documents
     return yaml.safe_dump(payload, sort_keys=False, allow_unicode=True)
+
+
+def scenarios_for(system: System) -> list[Scenario]:
+    """The scenarios a tabletop of this system may be played against (its own and the general
+    ones), each with ``latest`` set to its newest version."""
+    scenarios = list(Scenario.objects.filter(models.Q(system=system) | models.Q(system__isnull=True))
+                     .prefetch_related("versions").order_by("title"))
+    for scenario in scenarios:
+        scenario.latest = max(scenario.versions.all(), key=lambda v: v.number, default=None)
+    return [s for s in scenarios if s.latest is not None]
 
 
 SECRET_WORDS = ("password", "secret", "token", "key")

@@ -11,4 +11,5 @@ urlpatterns = [
     path("runbooks/export.yaml", views.runbook_export, name="runbook_export_all"),
     path("runbooks/<slug:slug>/", views.runbook_detail, name="runbook_detail"),
     path("runbooks/<slug:slug>/export.yaml", views.runbook_export, name="runbook_export"),
+    path("runbooks/<slug:slug>/edit/", views.runbook_edit, name="runbook_edit"),
 ]

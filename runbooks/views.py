@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.roles import Capability, requires
-from . import services
-from .actions import ActionFailed, get_action
+from . import editing, services
+from .actions import ActionFailed, ParamError, get_action, parse_params
+from .diffs import version_diff
 from .forms import RunbookImportForm
 from .models import Runbook, System
 from .yaml_format import RunbookFormatError
@@ -66,13 +67,57 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     steps = list(version.steps.order_by("position")) if version else []
     for step in steps:
         try:
-            step.changes = get_action(step.action).changes
-        except ActionFailed:
-            step.changes = "unknown action"
+            action = get_action(step.action)
+            step.changes = action.changes
+            step.does = action.describe(parse_params(action.Params, step.params), runbook.system.targets)
+        except (ActionFailed, ParamError) as error:
+            step.changes, step.does = "unknown action", str(error)
+    # Every version shows what changed against another: the one before it, or any one chosen.
+    compare = None
+    if version is not None and request.GET.get("compare", "").isdigit():
+        compare = next((v for v in versions if v.number == int(request.GET["compare"])), None)
+    elif version is not None:
+        compare = next((v for v in versions if v.number < version.number), None)
     return render(request, "runbooks/runbook_detail.html", {
         "runbook": runbook, "versions": versions, "version": version, "steps": steps,
         "is_latest": bool(versions) and version == versions[0],
+        "scenarios": services.scenarios_for(runbook.system),
+        "compare": compare, "diff": version_diff(compare, version) if compare and compare != version else [],
     })
+
+
+@require_http_methods(["GET", "POST"])
+@requires(Capability.COORDINATE)
+def runbook_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """The latest version's YAML in an editor: *Preview changes* checks it with the import's parser
+    and shows the diff; *Save as a new version* imports it (version N+1). Nothing is saved while any
+    problem remains."""
+    runbook = get_object_or_404(Runbook.objects.select_related("system"), slug=slug)
+    latest = runbook.latest_version
+    if latest is None:
+        messages.error(request, "This runbook has no version to edit; import one first.")
+        return redirect(runbook)
+    context = {"runbook": runbook, "latest": latest, "text": editing.editable_text(latest), "based_on": latest.number,
+               "problems": [], "preview": None}
+    if request.method == "GET":
+        return render(request, "runbooks/runbook_edit.html", context)
+    text = request.POST.get("text", "")
+    based_on = int(request.POST["based_on"]) if request.POST.get("based_on", "").isdigit() else latest.number
+    context.update(text=text, based_on=based_on)
+    try:
+        if request.POST.get("action") == "save":
+            version = editing.save_edit(runbook=runbook, text=text, user=request.user, based_on=based_on)
+            if version is None:
+                messages.info(request, "Nothing changed: no version was created.")
+                return redirect(runbook)
+            messages.success(request, f"Saved as v{version.number}.")
+            return redirect(f"{runbook.get_absolute_url()}?version={version.number}#changes")
+        context["preview"] = editing.preview_edit(runbook=runbook, text=text)
+    except RunbookFormatError as error:
+        context["problems"] = [str(p) for p in error.problems]
+    except editing.EditConflict as conflict:
+        context["problems"] = [str(conflict)]
+    return render(request, "runbooks/runbook_edit.html", context, status=400 if context["problems"] else 200)
 
 
 @require_http_methods(["GET", "POST"])

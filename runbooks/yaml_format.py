@@ -25,6 +25,8 @@ SYSTEM_FIELDS = {"slug", "name", "description", "owner", "environment", "tier", 
                  "depends_on", "targets"}
 RUNBOOK_FIELDS = {"slug", "title", "system", "kind", "description", "canary", "steps"}
 STEP_FIELDS = {"key", "name", "action", "params", "timeout", "retries", "marks", "group"}
+SCENARIO_FIELDS = {"slug", "title", "system", "description", "injects"}
+INJECT_FIELDS = {"key", "title", "message", "at"}
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -70,6 +72,7 @@ class RunbookFormatError(ValueError):
 class ParsedBatch:
     systems: list[dict[str, Any]] = field(default_factory=list)
     runbooks: list[dict[str, Any]] = field(default_factory=list)
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
@@ -94,16 +97,17 @@ def parse_documents(sources: list[tuple[str, str]]) -> ParsedBatch:
             problems.append(FormatProblem(source, where, f"not valid YAML: {problem}"))
             continue
         if not isinstance(document, dict):
-            problems.append(FormatProblem(source, "", "expected a mapping with 'systems' and/or 'runbooks'"))
+            problems.append(FormatProblem(source, "", "expected a mapping with 'systems', 'runbooks' and/or 'scenarios'"))
             continue
-        unknown = set(document) - {"systems", "runbooks", "system", "runbook"}
+        unknown = set(document) - {"systems", "runbooks", "scenarios", "system", "runbook", "scenario"}
         if unknown:
             problems.append(FormatProblem(source, "", f"unknown top-level key(s): {', '.join(sorted(unknown))}; "
-                                                      "use 'systems' and 'runbooks'"))
+                                                      "use 'systems', 'runbooks' and 'scenarios'"))
         systems = _as_list(document.get("systems")) + _as_list(document.get("system"))
         runbooks = _as_list(document.get("runbooks")) + _as_list(document.get("runbook"))
-        if not systems and not runbooks:
-            problems.append(FormatProblem(source, "", "defines no systems and no runbooks"))
+        scenarios = _as_list(document.get("scenarios")) + _as_list(document.get("scenario"))
+        if not systems and not runbooks and not scenarios:
+            problems.append(FormatProblem(source, "", "defines no systems, no runbooks and no scenarios"))
         for i, raw in enumerate(systems):
             spec = _parse_system(source, i, raw, problems)
             if spec:
@@ -112,6 +116,10 @@ def parse_documents(sources: list[tuple[str, str]]) -> ParsedBatch:
             spec = _parse_runbook_shape(source, i, raw, problems)
             if spec:
                 batch.runbooks.append({**spec, "_source": source})
+        for i, raw in enumerate(scenarios):
+            spec = _parse_scenario(source, i, raw, problems)
+            if spec:
+                batch.scenarios.append({**spec, "_source": source})
     _check_cross_references(batch, problems)
     if problems:
         raise RunbookFormatError(problems)
@@ -318,12 +326,74 @@ def _parse_step(source: str, runbook_where: str, position: int, raw: Any, proble
             "retries": retries, "marks": marks, "group": group}
 
 
+def _parse_scenario(source: str, index: int, raw: Any, problems: list[FormatProblem]) -> dict[str, Any] | None:
+    """A scenario and its injects: messages released at T+``at`` or, without ``at``, by the facilitator."""
+    where = f"scenarios[{index}]"
+    if not isinstance(raw, dict):
+        problems.append(FormatProblem(source, where, "each scenario must be a mapping"))
+        return None
+    slug = raw.get("slug")
+    if isinstance(slug, str):
+        where = f"scenario {slug!r}"
+    at = ProblemsAt(source, where, problems)
+    for key in sorted(set(raw) - SCENARIO_FIELDS):
+        at.add(key, f"unknown field; a scenario takes: {', '.join(sorted(SCENARIO_FIELDS))}")
+    if not isinstance(slug, str) or not SLUG.match(slug):
+        at.add("slug", "required: lower-case letters, digits, '-' or '_'")
+    system = raw.get("system")
+    if system is not None and not isinstance(system, str):
+        at.add("system", "the slug of the system whose tabletops offer this scenario (leave it out for every system)")
+    raw_injects = raw.get("injects", [])
+    if not isinstance(raw_injects, list):
+        at.add("injects", "must be a list of injects (title, message and optionally at)")
+        raw_injects = []
+    injects = []
+    keys: set[str] = set()
+    for position, raw_inject in enumerate(raw_injects, start=1):
+        inject_at = ProblemsAt(source, f"{where}, inject {position}", problems)
+        if not isinstance(raw_inject, dict):
+            inject_at.add("inject", "must be a mapping with a title and a message")
+            continue
+        for key in sorted(set(raw_inject) - INJECT_FIELDS):
+            inject_at.add(key, f"unknown field; an inject takes: {', '.join(sorted(INJECT_FIELDS))}")
+        title, message = raw_inject.get("title"), raw_inject.get("message")
+        if not isinstance(title, str) or not title.strip():
+            inject_at.add("title", "required: what the participants are told happened, in a few words")
+            title = f"inject {position}"
+        if not isinstance(message, str) or not message.strip():
+            inject_at.add("message", "required: the full message the participants receive")
+        key = raw_inject.get("key") or slugify_key(title)
+        if not isinstance(key, str) or not SLUG.match(key):
+            inject_at.add("key", "must be lower-case letters, digits, '-' or '_'")
+        elif key in keys:
+            inject_at.add("key", f"{key!r} is used by an earlier inject; give this one its own key")
+        keys.add(str(key))
+        at_seconds = None
+        if raw_inject.get("at") is not None:
+            try:
+                at_seconds = parse_duration(raw_inject["at"])
+            except ValueError as error:
+                inject_at.add("at", f"{error} (the time after the start the inject is released)")
+        if not inject_at.any:
+            injects.append({"key": key, "title": title.strip(), "message": message.strip(), "at_seconds": at_seconds})
+    if at.any:
+        return None
+    return {"slug": slug, "title": str(raw.get("title") or slug), "system": system,
+            "description": str(raw.get("description", "")), "injects": injects}
+
+
 def _check_cross_references(batch: ParsedBatch, problems: list[FormatProblem]) -> None:
-    """Systems named by runbooks and dependencies must exist; step targets must be bound."""
+    """Systems named by runbooks, scenarios and dependencies must exist; step targets must be bound."""
     in_batch = {s["slug"]: s for s in batch.systems}
     slugs = set(in_batch)
-    needed = {r["system"] for r in batch.runbooks} | {d for s in batch.systems for d in s["depends_on"]}
+    needed = ({r["system"] for r in batch.runbooks} | {d for s in batch.systems for d in s["depends_on"]}
+              | {s["system"] for s in batch.scenarios if s["system"]})
     stored = {s.slug: s for s in System.objects.filter(slug__in=needed - slugs)}
+    for scenario in batch.scenarios:
+        if scenario["system"] and scenario["system"] not in slugs and scenario["system"] not in stored:
+            problems.append(FormatProblem(scenario["_source"], f"scenario {scenario['slug']!r}",
+                                          f"system: unknown system {scenario['system']!r}; define it under 'systems' "
+                                          "or import it first"))
     for system in batch.systems:
         for dependency in system["depends_on"]:
             if dependency not in slugs and dependency not in stored:
@@ -394,4 +464,21 @@ def runbook_to_yaml(spec: dict[str, Any]) -> dict[str, Any]:
     if spec.get("canary"):
         document["canary"] = spec["canary"]
     document["steps"] = steps
+    return document
+
+
+def scenario_to_yaml(spec: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of parsing a scenario, for export."""
+    document: dict[str, Any] = {"slug": spec["slug"], "title": spec["title"]}
+    if spec.get("system"):
+        document["system"] = spec["system"]
+    if spec.get("description"):
+        document["description"] = spec["description"]
+    injects = []
+    for inject in spec["injects"]:
+        out: dict[str, Any] = {"key": inject["key"], "title": inject["title"], "message": inject["message"]}
+        if inject["at_seconds"] is not None:
+            out["at"] = inject["at_seconds"]
+        injects.append(out)
+    document["injects"] = injects
     return document

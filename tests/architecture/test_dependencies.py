@@ -20,9 +20,10 @@ ALLOWED: dict[str, set[str]] = {
     "runbooks": {"accounts", "audit"},
     "drills": {"accounts", "audit", "runbooks"},
     "observability": {"accounts", "drills", "runbooks"},
-    "programme": {"accounts", "audit", "runbooks", "drills"},
-    "demo": {"accounts", "audit", "runbooks", "drills", "programme"},
-    "config": {"accounts", "audit", "runbooks", "drills", "observability", "programme", "demo"},
+    "reviews": {"accounts", "audit", "runbooks", "drills"},
+    "programme": {"accounts", "audit", "runbooks", "drills", "reviews"},
+    "demo": {"accounts", "audit", "runbooks", "drills", "reviews", "programme"},
+    "config": {"accounts", "audit", "runbooks", "drills", "reviews", "observability", "programme", "demo"},
 }
 APPS = set(ALLOWED)
 

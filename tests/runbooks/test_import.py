@@ -150,6 +150,7 @@ def test_the_shipped_examples_import(tmp_path: Path):
 
     report, _, _ = seed()
     assert "demo-orders-backup-restore v1" in report.versions_created
+    assert report.scenario_versions_created == ["demo-orders-database-lost v1"]
     assert seed()[0].versions_created == []
 
 

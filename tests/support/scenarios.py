@@ -44,3 +44,30 @@ runbooks:
 {steps}
 """
     return orders_system_yaml(db_path, url), runbook
+
+
+TABLETOP_EXAMPLE = ROOT / "runbooks" / "examples" / "demo" / "orders-tabletop.yaml"
+
+
+def tabletop_runbook_yaml() -> str:
+    """The demo's tabletop runbook (manual steps marking outage_start and service_restored), for ``orders``."""
+    return TABLETOP_EXAMPLE.read_text().replace("system: demo-orders", "system: orders")
+
+
+def region_lost_scenario_yaml(**at: str) -> str:
+    """A scenario for ``orders`` with one inject the facilitator releases and one released at T+``at``."""
+    return f"""
+scenarios:
+  - slug: region-lost
+    title: Primary region lost
+    system: orders
+    description: The primary region is gone; the team recovers orders in the second region.
+    injects:
+      - key: status-page
+        title: The status page is down too
+        message: Customers cannot see the status page; tell them another way.
+      - key: dba-away
+        title: The DBA is on a plane
+        message: Nobody who knows the restore by heart is reachable.
+        at: {at.get('dba_away', '30m')}
+"""

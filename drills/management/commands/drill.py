@@ -1,4 +1,5 @@
-"""``manage.py drill run RUNBOOK_SLUG [--dry-run] [--wait] [--json]``: drills from a pipeline.
+"""``manage.py drill run RUNBOOK_SLUG [--dry-run|--tabletop] [--wait] [--json]`` and ``manage.py drill show ID
+[--json]``: drills from a pipeline. (The post-drill report and the evidence pack are ``manage.py review``'s.)
 
 The command starts the drill; workers run it. With --wait it follows the drill until it ends and
 exits non-zero unless it succeeded. A drill that waits for a person keeps waiting until
@@ -32,7 +33,10 @@ class Command(BaseCommand):
         run = sub.add_parser("run", help="start a drill")
         run.add_argument("runbook")
         run.add_argument("--version", type=int, help="runbook version number (default: the latest)")
-        run.add_argument("--dry-run", action="store_true", help="run every step's plan(); change nothing")
+        modes = run.add_mutually_exclusive_group()
+        modes.add_argument("--dry-run", action="store_true", help="run every step's plan(); change nothing")
+        modes.add_argument("--tabletop", action="store_true",
+                           help="start a tabletop: people walk it in the UI; nothing is executed or measured")
         run.add_argument("--wait", action="store_true", help="follow the drill until it ends")
         run.add_argument("--json", action="store_true", help="print one JSON object with the result")
         run.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most (default 3600)")
@@ -41,6 +45,10 @@ class Command(BaseCommand):
         run.add_argument("--confirm-system", default=None, metavar="NAME",
                          help="a live drill on a production system needs its name typed here, and then an approver's "
                               "approval in the UI before it starts")
+        show = sub.add_parser("show", help="a drill's result: figures with value, bound, target and method "
+                                          "(a tabletop: its estimates only)")
+        show.add_argument("drill", type=int)
+        show.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **options) -> None:
         try:
@@ -53,6 +61,12 @@ class Command(BaseCommand):
             raise SystemExit(1) from None
 
     def _run(self, options: dict) -> None:
+        if options["verb"] == "show":
+            drill = Drill.objects.filter(pk=options["drill"]).first()
+            if drill is None:
+                raise CommandError(f"no drill #{options['drill']}")
+            self._report(drill, options["json"])
+            return
         runbook = Runbook.objects.filter(slug=options["runbook"]).first()
         if runbook is None:
             raise CommandError(f"no runbook {options['runbook']!r}; import it first (manage.py runbooks import PATH)")
@@ -61,7 +75,7 @@ class Command(BaseCommand):
         if version is None:
             raise CommandError(f"runbook {runbook.slug!r} has no version {options['version']}")
         user = self._user(options["user"])
-        mode = Drill.Mode.DRY_RUN if options["dry_run"] else Drill.Mode.LIVE
+        mode = Drill.Mode.DRY_RUN if options["dry_run"] else Drill.Mode.TABLETOP if options["tabletop"] else Drill.Mode.LIVE
         try:
             with audit_origin(f"cli:{getpass.getuser()}@{socket.gethostname()}"):
                 drill = drill_start(runbook_version=version, user=user, mode=mode, confirmation=options["confirm_system"])
@@ -69,7 +83,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         if drill.status == Drill.Status.DRAFT:
             self.stderr.write(f"Drill #{drill.pk} waits for an approver to approve its start in the UI.")
-        if not options["wait"]:
+        if not options["wait"] or drill.is_tabletop:  # a tabletop ends when its facilitator ends it
             self._report(drill, options["json"])
             return
         deadline = time.monotonic() + options["timeout"]
@@ -96,11 +110,18 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(result))
             return
-        self.stdout.write(f"Drill #{drill.pk} {drill.status}: {drill.outcome}")
+        self.stdout.write(f"{drill.mode_word.capitalize()} #{drill.pk} {drill.status}: {drill.outcome}")
         for step in result["steps"]:
             self.stdout.write(f"  {step['position']:>2}. {step['status']:<10} {step['name']}" +
                               (f" — {step['error']}" if step["error"] else ""))
-        if rto:
-            self.stdout.write(f"  RTO {rto.value_seconds} s (target {rto.target_seconds} s, met: {rto.met})")
-        if rpo:
-            self.stdout.write(f"  RPO {rpo.value_seconds} s (target {rpo.target_seconds} s, met: {rpo.met}, lost rows: {rpo.lost_rows})")
+        if drill.is_tabletop:
+            estimates = result["estimates"]
+            self.stdout.write(f"  Estimated total {estimates['total_minutes']} min, estimated recovery "
+                              f"{estimates['recovery_minutes'] if estimates['recovery_minutes'] is not None else '—'} min "
+                              "(estimates: a tabletop measures nothing)")
+        for m in (rto, rpo):
+            if m and not drill.is_tabletop:
+                bound = f" ± {m.error_bound_seconds} s" if m.error_bound_seconds is not None else ""
+                lost = f", lost rows: {m.lost_rows}" if m.lost_rows is not None else ""
+                self.stdout.write(f"  {m.get_kind_display()} {m.value_seconds} s{bound} (target {m.target_seconds} s, "
+                                  f"met: {m.met}{lost}; {m.method})")

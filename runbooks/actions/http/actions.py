@@ -57,6 +57,14 @@ def _check_url(url: str) -> None:
         raise ParamError("url", f"must start with http:// or https://, got {url!r}")
 
 
+def _described_url(params: Any, targets: dict[str, dict[str, Any]]) -> str:
+    """The URL as the binding names it, for describe(): no request, no failure on a missing binding."""
+    if params.url:
+        return params.url
+    base = targets.get(params.target or "", {}).get("url") or f"target {params.target!r}"
+    return base.rstrip("/") + "/" + params.path.lstrip("/")
+
+
 def _resolve_url(params: Any, ctx: StepContext) -> str:
     if params.url:
         return params.url
@@ -102,6 +110,9 @@ class HttpRequest(Action[RequestParams]):
 
     def call_timeout(self, params: RequestParams) -> float:
         return params.timeout + 1
+
+    def describe(self, params: RequestParams, targets: dict[str, dict[str, Any]]) -> str:
+        return f"sends {params.method} {_described_url(params, targets)} and expects HTTP {params.expect_status}"
 
     def plan(self, params: RequestParams, ctx: StepContext) -> dict[str, Any]:
         url = _resolve_url(params, ctx)
@@ -153,6 +164,10 @@ class HttpWaitHealthy(Action[WaitHealthyParams]):
 
     def call_timeout(self, params: WaitHealthyParams) -> float:
         return PROBE_BURST_SECONDS + params.interval + params.probe_timeout + 1
+
+    def describe(self, params: WaitHealthyParams, targets: dict[str, dict[str, Any]]) -> str:
+        return (f"probes {_described_url(params, targets)} every {params.interval:g} s until it answers HTTP "
+                f"{params.expect_status} {params.consecutive} times in a row")
 
     def plan(self, params: WaitHealthyParams, ctx: StepContext) -> dict[str, Any]:
         url = _resolve_url(params, ctx)

@@ -20,6 +20,9 @@ class ManualConfirm(Action[ConfirmParams]):
     phase = "people"
     changes = "nothing by itself; a person acts and confirms"
 
+    def describe(self, params: ConfirmParams, targets: dict[str, dict[str, Any]]) -> str:
+        return params.instructions
+
     def plan(self, params: ConfirmParams, ctx: StepContext) -> dict[str, Any]:
         return {"would": f"wait for a participant to confirm: {params.instructions}"}
 
@@ -42,6 +45,9 @@ class ApprovalGate(Action[ApprovalParams]):
     phase = "people"
     changes = "nothing by itself; an approver decides whether the drill goes on"
     is_approval_gate = True
+
+    def describe(self, params: ApprovalParams, targets: dict[str, dict[str, Any]]) -> str:
+        return f"an approver who did not start the drill decides: {params.instructions}"
 
     def plan(self, params: ApprovalParams, ctx: StepContext) -> dict[str, Any]:
         return {"would": f"wait for an approver's decision: {params.instructions}"}

@@ -22,7 +22,16 @@ from typing import Any
 
 from ..base import Action, ActionFailed, Done, Outcome, ParamError, PollAgain, StepContext, require_positive
 from .jobs import HostClock, Job, StepWorkdir
-from .target import START_GRACE_SECONDS, TOOL_TIMEOUT, PgTarget, data_directory, in_recovery, is_superuser_or, timeline
+from .target import (
+    START_GRACE_SECONDS,
+    TOOL_TIMEOUT,
+    PgTarget,
+    data_directory,
+    described_target,
+    in_recovery,
+    is_superuser_or,
+    timeline,
+)
 
 START_POINT = "write-ahead log start point: "
 END_POINT = "write-ahead log end point: "
@@ -55,6 +64,10 @@ class PostgresBackup(Action[BackupParams]):
 
     def call_timeout(self, params: BackupParams) -> float:
         return TOOL_TIMEOUT
+
+    def describe(self, params: BackupParams, targets: dict[str, dict[str, Any]]) -> str:
+        where = params.directory or targets.get(params.target, {}).get("backup_dir", "its backup_dir")
+        return f"takes a base backup of {described_target(params.target, targets)} into {where}"
 
     def plan(self, params: BackupParams, ctx: StepContext) -> dict[str, Any]:
         target = PgTarget.of(ctx, params.target)
@@ -170,6 +183,10 @@ class PostgresRestore(Action[RestoreParams]):
 
     def call_timeout(self, params: RestoreParams) -> float:
         return TOOL_TIMEOUT + 10
+
+    def describe(self, params: RestoreParams, targets: dict[str, dict[str, Any]]) -> str:
+        source = params.source or params.backup or "the backup an earlier step took"
+        return f"restores {source} into a new data directory for {described_target(params.target, targets)} and starts it"
 
     def plan(self, params: RestoreParams, ctx: StepContext) -> dict[str, Any]:
         target = PgTarget.of(ctx, params.target)

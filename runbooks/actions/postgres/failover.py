@@ -26,6 +26,7 @@ from .target import (
     TOOL_TIMEOUT,
     PgTarget,
     accepts_writes,
+    described_target,
     follows,
     in_recovery,
     is_superuser_or,
@@ -98,6 +99,9 @@ class PostgresPromote(Action[PromoteParams]):
     def call_timeout(self, params: PromoteParams) -> float:
         return SQL_CALL_TIMEOUT
 
+    def describe(self, params: PromoteParams, targets: dict[str, dict[str, Any]]) -> str:
+        return f"promotes the standby {described_target(params.target, targets)} to a primary that accepts writes"
+
     def plan(self, params: PromoteParams, ctx: StepContext) -> dict[str, Any]:
         target = PgTarget.of(ctx, params.target)
         report = standby_facts(target, need_promote_right=True)
@@ -143,6 +147,10 @@ class PostgresSwitchover(Action[SwitchoverParams]):
 
     def call_timeout(self, params: SwitchoverParams) -> float:
         return STOP_SECONDS + TOOL_TIMEOUT + SQL_CALL_TIMEOUT
+
+    def describe(self, params: SwitchoverParams, targets: dict[str, dict[str, Any]]) -> str:
+        return (f"stops the primary {described_target(params.primary, targets)} cleanly and promotes the standby "
+                f"{described_target(params.target, targets)} once it has caught up")
 
     def plan(self, params: SwitchoverParams, ctx: StepContext) -> dict[str, Any]:
         # A failback runbook makes the pair in earlier steps (rebuild_standby): the roles it needs are
@@ -259,6 +267,11 @@ class PostgresRebuildStandby(Action[RebuildParams]):
 
     def call_timeout(self, params: RebuildParams) -> float:
         return TOOL_TIMEOUT + SQL_CALL_TIMEOUT
+
+    def describe(self, params: RebuildParams, targets: dict[str, dict[str, Any]]) -> str:
+        how = "rewinds" if params.method == "rewind" else "re-copies with a fresh base backup"
+        return (f"{how} {described_target(params.target, targets)} and starts it as a standby of "
+                f"{described_target(params.source, targets)}")
 
     def plan(self, params: RebuildParams, ctx: StepContext) -> dict[str, Any]:
         target, source = PgTarget.of(ctx, params.target), PgTarget.of(ctx, params.source)

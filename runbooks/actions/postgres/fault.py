@@ -11,7 +11,7 @@ from psycopg import sql
 
 from ..base import Action, ActionFailed, Done, Outcome, ParamError, StepContext
 from .jobs import StepWorkdir
-from .target import TOOL_TIMEOUT, PgTarget, data_directory, in_recovery
+from .target import TOOL_TIMEOUT, PgTarget, data_directory, described_target, in_recovery
 
 MODES = ("stop", "refuse_connections")
 STOP_SECONDS = 15
@@ -50,6 +50,12 @@ class PostgresFault(Action[FaultParams]):
 
     def call_timeout(self, params: FaultParams) -> float:
         return STOP_SECONDS + TOOL_TIMEOUT
+
+    def describe(self, params: FaultParams, targets: dict[str, dict[str, Any]]) -> str:
+        where = described_target(params.target, targets)
+        if params.mode == "stop":
+            return f"stops PostgreSQL {where} in immediate mode, like a crash: the outage"
+        return f"makes the database of {where} refuse new connections: the outage"
 
     def plan(self, params: FaultParams, ctx: StepContext) -> dict[str, Any]:
         target = PgTarget.of(ctx, params.target)

@@ -10,7 +10,7 @@ import psycopg
 
 from ..base import Action, ActionFailed, Done, Outcome, ParamError, StepContext, require_positive
 from ..probing import PROBE_BURST_SECONDS, probe_until_healthy
-from .target import PgTarget, accepts_writes, in_recovery, role_now, timeline, wal_receiver
+from .target import PgTarget, accepts_writes, described_target, in_recovery, role_now, timeline, wal_receiver
 
 ROLES = ("primary", "standby")
 
@@ -83,6 +83,10 @@ class PostgresReplicationStatus(Action[StatusParams]):
     phase = "verify"
     changes = "nothing (reads pg_stat_replication / pg_stat_wal_receiver)"
 
+    def describe(self, params: StatusParams, targets: dict[str, dict[str, Any]]) -> str:
+        role = f", expecting a {params.expect_role}" if params.expect_role else ""
+        return f"reads the replication status of {described_target(params.target, targets)}{role}"
+
     def plan(self, params: StatusParams, ctx: StepContext) -> dict[str, Any]:
         # Earlier steps may start, stop or promote this server: report what it is now, require nothing.
         target = PgTarget.of(ctx, params.target)
@@ -154,6 +158,11 @@ class PostgresWaitHealthy(Action[WaitHealthyParams]):
     def call_timeout(self, params: WaitHealthyParams) -> float:
         # A multi-host target may spend probe_timeout on each host of one probe.
         return PROBE_BURST_SECONDS + params.interval + 4 * params.probe_timeout + 1
+
+    def describe(self, params: WaitHealthyParams, targets: dict[str, dict[str, Any]]) -> str:
+        kind = "write" if params.writable else "read"
+        return (f"probes {described_target(params.target, targets)} every {params.interval:g} s until a {kind} "
+                f"succeeds {params.consecutive} times in a row")
 
     def plan(self, params: WaitHealthyParams, ctx: StepContext) -> dict[str, Any]:
         target = PgTarget.of(ctx, params.target)

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from ..base import Action, ActionFailed, Done, Outcome, ParamError, StepContext
-from .target import QUALIFIED_NAME, PgTarget, table_identifier
+from .target import QUALIFIED_NAME, PgTarget, described_target, table_identifier
 
 CHECKSUM_METHOD = "count(*) and sum of the first 60 bits of md5(row::text) over all rows"
 TABLE_SUMMARY = sql.SQL("SELECT {name}, count(*), "
@@ -68,6 +68,9 @@ class PostgresBaseline(Action[BaselineParams]):
     def call_timeout(self, params: BaselineParams) -> float:
         return params.timeout + 10
 
+    def describe(self, params: BaselineParams, targets: dict[str, dict[str, Any]]) -> str:
+        return f"records row counts and checksums of {', '.join(params.tables)} on {described_target(params.target, targets)}"
+
     def plan(self, params: BaselineParams, ctx: StepContext) -> dict[str, Any]:
         target = PgTarget.of(ctx, params.target)
         with target.connect() as conn:
@@ -108,6 +111,10 @@ class PostgresVerify(Action[VerifyParams]):
 
     def call_timeout(self, params: VerifyParams) -> float:
         return params.timeout + 10
+
+    def describe(self, params: VerifyParams, targets: dict[str, dict[str, Any]]) -> str:
+        tables = ", ".join(params.tables) if params.tables else "the baseline's tables"
+        return f"compares {tables} on {described_target(params.target, targets)} with the baseline"
 
     def plan(self, params: VerifyParams, ctx: StepContext) -> dict[str, Any]:
         target = PgTarget.of(ctx, params.target)

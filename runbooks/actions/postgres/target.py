@@ -106,6 +106,14 @@ def table_identifier(name: str) -> sql.Identifier:
     return sql.Identifier(*name.split("."))
 
 
+def described_target(name: str, targets: dict[str, dict[str, Any]]) -> str:
+    """A target as describe() names it: its name and address from the binding, never a password."""
+    binding = targets.get(name)
+    if binding is None:
+        return f"target {name!r}"
+    return f"{name} ({PgTarget(name, binding).address})"
+
+
 @dataclass(frozen=True)
 class PgTarget:
     name: str

@@ -54,6 +54,11 @@ def _newest_canary(conn: sqlite3.Connection, drill_id: int) -> dict[str, Any] | 
     return {"seq": row[0], "written_at": row[1]} if row else None
 
 
+def _described_path(target: str, targets: dict[str, dict[str, Any]]) -> str:
+    path = targets.get(target, {}).get("path")
+    return f"{path} (target {target!r})" if path else f"of target {target!r}"
+
+
 @dataclass(frozen=True)
 class BackupParams:
     target: str
@@ -79,6 +84,10 @@ class SqliteBackup(Action[BackupParams]):
             return Path(params.destination)
         source = _target_path(ctx, params.target)
         return source.with_name(f"{source.name}.drill-{ctx.drill_id}-{ctx.step_key}.bak")
+
+    def describe(self, params: BackupParams, targets: dict[str, dict[str, Any]]) -> str:
+        where = f" into {params.destination}" if params.destination else " next to it"
+        return f"copies the SQLite database {_described_path(params.target, targets)}{where} (online backup)"
 
     def plan(self, params: BackupParams, ctx: StepContext) -> dict[str, Any]:
         source = _target_path(ctx, params.target)
@@ -156,6 +165,10 @@ class SqliteRestore(Action[RestoreParams]):
             )
         return Path(backups[-1]["path"])
 
+    def describe(self, params: RestoreParams, targets: dict[str, dict[str, Any]]) -> str:
+        source = params.source or "the backup an earlier step took"
+        return f"replaces {_described_path(params.target, targets)} with {source}"
+
     def plan(self, params: RestoreParams, ctx: StepContext) -> dict[str, Any]:
         target = _target_path(ctx, params.target)
         if not os.access(target.parent, os.W_OK):
@@ -219,6 +232,10 @@ class SqliteFault(Action[FaultParams]):
     Params = FaultParams
     target_kind = "sqlite"
     changes = "destroys the target database file"
+
+    def describe(self, params: FaultParams, targets: dict[str, dict[str, Any]]) -> str:
+        verb = "deletes" if params.mode == "delete" else "corrupts"
+        return f"{verb} the database file {_described_path(params.target, targets)}: the outage"
 
     def plan(self, params: FaultParams, ctx: StepContext) -> dict[str, Any]:
         target = _target_path(ctx, params.target)

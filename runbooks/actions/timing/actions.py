@@ -23,6 +23,9 @@ class Wait(Action[WaitParams]):
     Params = WaitParams
     changes = "nothing"
 
+    def describe(self, params: WaitParams, targets: dict[str, dict[str, Any]]) -> str:
+        return f"waits {params.seconds:g} s"
+
     def plan(self, params: WaitParams, ctx: StepContext) -> dict[str, Any]:
         return {"would": f"wait {params.seconds} s"}
 

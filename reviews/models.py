@@ -1,0 +1,139 @@
+"""What a drill teaches: the DR test checklist (an editable template, copied onto every drill), the
+lessons learned and the action items that fix what the drill found."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from drills.models import Drill, StepRun
+from runbooks.models import Runbook, System
+
+
+class Evidence(models.TextChoices):
+    """What proves a checklist item without a person: read from the drill's own records."""
+
+    NONE = "", "A person ticks it"
+    BASELINE = "baseline", "Baseline taken"
+    INTEGRITY = "integrity", "Integrity verified"
+    RTO = "rto", "RTO measured"
+    RPO = "rpo", "RPO measured"
+    FAILBACK = "failback", "Failback done"
+
+
+# Only a measurement ticks these: a person ticking "RTO measured" is the claim the checklist exists to check.
+MEASURED_ONLY = (Evidence.RTO, Evidence.RPO)
+
+
+class ChecklistTemplateItem(models.Model):
+    """The DR test checklist every drill starts from. Coordinators edit it; it starts as the
+    handbook's ten items (reviews.services.HANDBOOK_CHECKLIST)."""
+
+    position = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    evidence = models.CharField(max_length=20, choices=Evidence.choices, blank=True)
+    active = models.BooleanField(default=True, help_text="Inactive items are not copied onto new drills.")
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ChecklistItem(models.Model):
+    """One drill's copy of a template item (copied when the drill starts, so editing the template
+    never rewrites what an old drill was checked against) and what a person said about it."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+    drill = models.ForeignKey(Drill, on_delete=models.CASCADE, related_name="checklist_items")
+    position = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    evidence = models.CharField(max_length=20, choices=Evidence.choices, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
+    note = models.TextField(blank=True, help_text="A person's note, or why the item does not apply.")
+    ticked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    ticked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["drill", "position"]
+        constraints = [models.UniqueConstraint(fields=["drill", "position"], name="unique_checklist_position")]
+
+    def __str__(self) -> str:
+        return f"{self.drill_id}/{self.position} {self.title}"
+
+
+class Lesson(models.Model):
+    """What happened and why, captured during or after a drill (a blocked tabletop item proposes one)."""
+
+    drill = models.ForeignKey(Drill, on_delete=models.PROTECT, related_name="lessons")
+    step_run = models.ForeignKey(StepRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    title = models.CharField(max_length=200)
+    what_happened = models.TextField()
+    why = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["drill", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ActionItem(models.Model):
+    """Who fixes what a lesson found, by when. It fixes a runbook (optionally one step of it) or a
+    system; "update the runbook" opens the runbook editor."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        WONT_DO = "wont_do", "Won't do"
+
+    OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS)
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.PROTECT, related_name="action_items")
+    title = models.CharField(max_length=200)
+    owner = models.CharField(max_length=200, help_text="The person or team who does it.")
+    due_date = models.DateField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
+    system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="+")
+    runbook = models.ForeignKey(Runbook, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    step_key = models.SlugField(max_length=100, blank=True, help_text="The runbook step it fixes, by key.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "pk"]
+        indexes = [models.Index(fields=["system", "status", "due_date"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("reviews:action_item_list") + f"#action-{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    def is_overdue(self, today: date) -> bool:
+        return self.is_open and self.due_date < today
+
+    @property
+    def fixes(self) -> str:
+        if self.runbook_id and self.step_key:
+            return f"step {self.step_key} of runbook {self.runbook.slug}"
+        if self.runbook_id:
+            return f"runbook {self.runbook.slug}"
+        return f"system {self.system.slug}"

@@ -1,0 +1,189 @@
+"""Use cases of reviewing a drill, shared by the pages and the commands: the checklist (its template
+and each drill's copy), lessons and action items. Each checks the person's capability, changes what
+it changes in one transaction and writes the audit entry in that same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.roles import Capability, check
+from audit.services import record
+from drills.models import Drill, StepRun
+from runbooks.models import Runbook
+
+from .models import MEASURED_ONLY, ActionItem, ChecklistItem, ChecklistTemplateItem, Evidence, Lesson
+
+
+class ReviewRefused(Exception):
+    """What a person asked for cannot be done; the message says why and what to do instead."""
+
+
+# --- the checklist ----------------------------------------------------------------------------------
+
+# The DR test checklist of the handbook our users follow, and what proves each item by itself.
+HANDBOOK_CHECKLIST = [
+    ("Notify stakeholders of the DR test", Evidence.NONE),
+    ("Document the current state (baseline)", Evidence.BASELINE),
+    ("Initiate the failover procedure", Evidence.NONE),
+    ("Verify application functionality", Evidence.NONE),
+    ("Test data integrity", Evidence.INTEGRITY),
+    ("Measure RTO (time to restore)", Evidence.RTO),
+    ("Measure RPO (data loss)", Evidence.RPO),
+    ("Perform failback", Evidence.FAILBACK),
+    ("Document lessons learned", Evidence.NONE),
+    ("Update the DR runbooks", Evidence.NONE),
+]
+
+
+def checklist_template() -> list[ChecklistTemplateItem]:
+    """The template, which starts as the handbook's ten items: written the first time it is needed
+    (items are deactivated, never deleted, so an empty table means it was never written)."""
+    items = list(ChecklistTemplateItem.objects.order_by("position", "pk"))
+    if items:
+        return items
+    with transaction.atomic():
+        if not ChecklistTemplateItem.objects.select_for_update().exists():
+            ChecklistTemplateItem.objects.bulk_create(ChecklistTemplateItem(position=n, title=title, evidence=evidence)
+                                                      for n, (title, evidence) in enumerate(HANDBOOK_CHECKLIST, start=1))
+    return list(ChecklistTemplateItem.objects.order_by("position", "pk"))
+
+
+def ensure_checklist(drill_id: int) -> list[ChecklistItem]:
+    """The drill's checklist, copied from the template the first time it is needed (normally when the
+    drill starts). Safe to call any number of times, from any process."""
+    items = list(ChecklistItem.objects.filter(drill_id=drill_id).order_by("position"))
+    if items:
+        return items
+    template = [t for t in checklist_template() if t.active]
+    try:
+        with transaction.atomic():
+            ChecklistItem.objects.bulk_create(
+                ChecklistItem(drill_id=drill_id, position=n, title=t.title, evidence=t.evidence)
+                for n, t in enumerate(template, start=1))
+    except IntegrityError:  # another request copied it at the same moment
+        pass
+    return list(ChecklistItem.objects.filter(drill_id=drill_id).order_by("position"))
+
+
+def tick_checklist_item(*, item: ChecklistItem, user: Any, state: str, note: str = "") -> None:
+    """A person ticks an item done, marks it not applicable (a reason is required) or opens it again."""
+    check(user, Capability.PARTICIPATE, "tick checklist items")
+    note = note.strip()
+    if state not in ChecklistItem.State.values:
+        raise ReviewRefused(f"Unknown state {state!r}: done, not_applicable or open.")
+    if state == ChecklistItem.State.NOT_APPLICABLE and not note:
+        raise ReviewRefused(f"Say why “{item.title}” does not apply: the reason goes into the report.")
+    if state == ChecklistItem.State.DONE and item.evidence in MEASURED_ONLY:
+        raise ReviewRefused(f"“{item.title}” is ticked by the drill's measurement, with its evidence; only a live drill "
+                            "measures it. Mark it not applicable with a reason if this drill could not.")
+    with transaction.atomic():
+        before = {"state": item.state, "note": item.note}
+        ChecklistItem.objects.filter(pk=item.pk).update(state=state, note=note, ticked_by=user, ticked_at=timezone.now())
+        record("checklist.ticked", actor=user, obj=item, drill_id=item.drill_id, before=before,
+               after={"state": state, "note": note},
+               summary=f"marked checklist item “{item.title}” {ChecklistItem.State(state).label.lower()}")
+
+
+def add_template_item(*, user: Any, title: str, evidence: str = "") -> ChecklistTemplateItem:
+    check(user, Capability.COORDINATE, "edit the checklist template")
+    title = title.strip()
+    if not title:
+        raise ReviewRefused("A checklist item needs a title.")
+    if evidence not in Evidence.values:
+        raise ReviewRefused(f"Unknown evidence {evidence!r}.")
+    with transaction.atomic():
+        last = max((t.position for t in checklist_template()), default=0)
+        item = ChecklistTemplateItem.objects.create(position=last + 1, title=title, evidence=evidence)
+        record("checklist.template_changed", actor=user, obj=item, after={"title": title, "evidence": evidence},
+               summary=f"added “{title}” to the checklist template")
+    return item
+
+
+def update_template_item(*, item: ChecklistTemplateItem, user: Any, title: str, evidence: str, active: bool) -> None:
+    check(user, Capability.COORDINATE, "edit the checklist template")
+    title = title.strip()
+    if not title:
+        raise ReviewRefused("A checklist item needs a title.")
+    if evidence not in Evidence.values:
+        raise ReviewRefused(f"Unknown evidence {evidence!r}.")
+    with transaction.atomic():
+        before = {"title": item.title, "evidence": item.evidence, "active": item.active}
+        ChecklistTemplateItem.objects.filter(pk=item.pk).update(title=title, evidence=evidence, active=active)
+        record("checklist.template_changed", actor=user, obj=item, before=before,
+               after={"title": title, "evidence": evidence, "active": active},
+               summary=f"changed checklist template item {item.position} “{title}” (applies to drills started from now on)")
+
+
+# --- lessons and action items -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ActionDraft:
+    """An action item as a person wrote it, before it is checked."""
+
+    title: str
+    owner: str
+    due_date: date | None
+    runbook: Runbook | None = None
+    step_key: str = ""
+
+
+def record_lesson(*, drill: Drill, user: Any, title: str, what_happened: str, why: str = "",
+                  step_run: StepRun | None = None, action: ActionDraft | None = None) -> Lesson:
+    """A lesson learned from a drill, with its first action item when one is given."""
+    check(user, Capability.PARTICIPATE, "write lessons")
+    title, what_happened = title.strip(), what_happened.strip()
+    if not title or not what_happened:
+        raise ReviewRefused("A lesson needs a title and what happened.")
+    if step_run is not None and step_run.drill_id != drill.pk:
+        raise ReviewRefused("That step belongs to another drill.")
+    with transaction.atomic():
+        lesson = Lesson.objects.create(drill=drill, step_run=step_run, title=title, what_happened=what_happened,
+                                       why=why.strip(), created_by=user)
+        record("lesson.recorded", actor=user, obj=lesson, drill_id=drill.pk,
+               after={"title": title, "step": step_run.position if step_run else None},
+               summary=f"recorded the lesson “{title}”")
+        if action is not None:
+            add_action_item(lesson=lesson, user=user, draft=action)
+    return lesson
+
+
+def add_action_item(*, lesson: Lesson, user: Any, draft: ActionDraft) -> ActionItem:
+    check(user, Capability.PARTICIPATE, "add action items")
+    title, owner = draft.title.strip(), draft.owner.strip()
+    problems = [text for missing, text in ((not title, "what to do"), (not owner, "an owner"),
+                                           (draft.due_date is None, "a due date")) if missing]
+    if problems:
+        raise ReviewRefused(f"An action item needs {', '.join(problems)}.")
+    drill = lesson.drill
+    runbook = draft.runbook
+    if runbook is not None and runbook.system_id != drill.system_id:
+        raise ReviewRefused(f"Runbook {runbook.slug} is not a runbook of {drill.system.name}.")
+    step_key = draft.step_key.strip()
+    if step_key and runbook is None:
+        raise ReviewRefused("Name the runbook whose step the action item fixes.")
+    if step_key and runbook is not None and not runbook.latest_version.steps.filter(key=step_key).exists():
+        raise ReviewRefused(f"Runbook {runbook.slug}'s latest version has no step {step_key!r}.")
+    with transaction.atomic():
+        item = ActionItem.objects.create(lesson=lesson, title=title, owner=owner, due_date=draft.due_date,
+                                         system=drill.system, runbook=runbook, step_key=step_key, created_by=user)
+        record("action_item.created", actor=user, obj=item, drill_id=drill.pk,
+               after={"title": title, "owner": owner, "due_date": draft.due_date, "fixes": item.fixes},
+               summary=f"added the action item “{title}” for {owner}, due {draft.due_date}")
+    return item
+
+
+def set_action_status(*, item: ActionItem, user: Any, status: str) -> None:
+    check(user, Capability.PARTICIPATE, "update action items")
+    if status not in ActionItem.Status.values:
+        raise ReviewRefused(f"Unknown status {status!r}.")
+    with transaction.atomic():
+        before = item.status
+        closed = status not in ActionItem.OPEN_STATUSES
+        ActionItem.objects.filter(pk=item.pk).update(status=status, closed_at=timezone.now() if closed else None)
+        record("action_item.status", actor=user, obj=item, drill_id=item.lesson.drill_id, before={"status": before},
+               after={"status": status}, summary=f"set the action item “{item.title}” to {ActionItem.Status(status).label}")
