@@ -30,7 +30,7 @@ from .bindings import AwsTarget
 # Standard mode: up to 4 attempts with jittered exponential backoff, so a throttled call is retried
 # quietly; the timeouts keep one call well inside an action's call_timeout.
 RETRY_ATTEMPTS = 4
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": RETRY_ATTEMPTS}, connect_timeout=5,
+CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": RETRY_ATTEMPTS}, connect_timeout=5,
                        read_timeout=15, user_agent_extra="drdrill")
 # Assumed-role credentials are dropped this long before they expire.
 ASSUMED_ROLE_SECONDS = 3600
