@@ -133,9 +133,9 @@ def refuse_foreign(rds: Rds, kind: str, identifier: str, described: dict[str, An
 
 def created_resource(target: AwsTarget, kind: str, arn: str, identifier: str, ctx: StepContext, ttl_seconds: float,
                      **details: Any) -> CreatedResource:
-    words = {"db-cluster": "db-cluster", "db-instance": "db-instance", "db-snapshot": "db-snapshot",
-             "db-cluster-snapshot": "db-cluster-snapshot", "dynamodb-table": "dynamodb-table"}[kind]
-    return CreatedResource(provider="aws", kind=words, identifier=arn, target=target.name, region=target.region,
+    """``kind``: db-instance, db-cluster, db-snapshot, db-cluster-snapshot or dynamodb-table (the
+    orphan finder's names too); the identifier is the ARN, unique across accounts and regions."""
+    return CreatedResource(provider="aws", kind=kind, identifier=arn, target=target.name, region=target.region,
                            account=target.account, ttl_seconds=ttl_seconds,
                            details={"drill": str(ctx.drill_id), "name": identifier, **details})
 

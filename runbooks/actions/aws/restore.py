@@ -69,6 +69,7 @@ class _Restore(Action[Any]):
 
     target_kind = (CLUSTER, INSTANCE)
     restore_words = ""
+    rpo_method = ""
 
     def call_timeout(self, params: Any) -> float:
         return AWS_CALL_TIMEOUT
@@ -199,8 +200,6 @@ class _Restore(Action[Any]):
             evidence["rpo_seconds"] = max((requested - point).total_seconds(), 0.0)
             evidence["rpo_method"] = self.rpo_method
         return evidence
-
-    rpo_method = ""
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,18 @@ def test_describe_says_what_each_failover_would_do_in_plain_words():
     reboot = get_action("aws.rds.reboot_with_failover")
     assert reboot.describe(reboot.Params(target="billing"), targets) == \
         "reboots RDS instance billing-db with failover to its Multi-AZ standby in eu-west-1"
+
+
+def test_a_binding_with_a_role_acts_through_the_assumed_role(worker, aws, aws_proxy, import_yaml, start_drill):
+    aws.aurora_cluster("orders-db", instances=2)
+    role = cluster_binding(role_arn="arn:aws:iam::123456789012:role/drdrill-drills", external_id="shop-drills")
+    import_yaml(system_yaml({"orders": role}), runbook_yaml(FAILOVER_STEPS))
+
+    drill = wait_for_drill(start_drill("aws-drill"))
+
+    assert drill.status == Drill.Status.SUCCEEDED, drill.outcome
+    assert aws.writer("orders-db") == "orders-db-2"
+    # The role was assumed (once per worker process at most), then its account checked before acting.
+    operations = aws_proxy.operations()
+    assert 1 <= operations.count("AssumeRole") <= 3
+    assert operations.index("AssumeRole") < operations.index("FailoverDBCluster")
