@@ -124,10 +124,21 @@ class DynamoRestorePointInTime(Action[DynamoRestoreParams]):
         tags = drill_tags(ctx, params.ttl, **{"drdrill:restored-from": target.resource,
                                              "drdrill:restore-point": facts["restore_point"],
                                              "drdrill:requested-at": facts["requested_at"]})
-        table.call(table.label(name), "tag_resource", ResourceArn=existing["TableArn"],
-                   Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
-        state = {"name": name, "arn": existing["TableArn"], **facts}
+        state = {"name": name, "arn": existing["TableArn"], "tags": tags, **facts}
+        state["tagged"] = self._tag(table, state)
         return PollAgain(after_seconds=0, state=state, created=self._created(target, ctx, params, state))
+
+    def _tag(self, table: Table, state: dict[str, Any]) -> bool:
+        """Tag the new table; False while DynamoDB still refuses because the table is being created
+        (the next poll tries again: the sweep and the cleanup delete only what carries the tag)."""
+        try:
+            table.client.tag_resource(ResourceArn=state["arn"], Tags=[{"Key": k, "Value": v} for k, v in state["tags"].items()])
+        except botocore.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ResourceInUseException":
+                return False
+            with aws_errors(table.label(state["name"]), "dynamodb"):
+                raise
+        return True
 
     def _adopt(self, table: Table, existing: dict[str, Any], name: str, ctx: StepContext) -> dict[str, Any]:
         """The table this step's lost attempt restored, recognised by its tags or its restore summary."""
@@ -154,13 +165,15 @@ class DynamoRestorePointInTime(Action[DynamoRestoreParams]):
         described = table.find(state["name"])
         if described is None:
             raise ActionFailed(f"the restored {table.label(state['name'])} disappeared while it was being restored")
+        if not state.get("tagged"):
+            state["tagged"] = self._tag(table, state)
         status = described.get("TableStatus")
-        if status != "ACTIVE":
+        if status != "ACTIVE" or not state["tagged"]:
             return PollAgain(after_seconds=params.poll_interval, state=state, evidence={"status": status})
         evidence: dict[str, Any] = {"restored": state["name"], "from": target.resource, "region": target.region,
                                     "account": target.account, "available_at": ctx.now().isoformat(),
                                     "item_count": described.get("ItemCount"),
-                                    **{k: v for k, v in state.items() if k != "name"}}
+                                    **{k: v for k, v in state.items() if k not in ("name", "tags", "tagged")}}
         if state.get("restore_point") and state.get("requested_at"):
             lost = datetime.fromisoformat(state["requested_at"]) - datetime.fromisoformat(state["restore_point"])
             evidence.update(rpo_seconds=max(lost.total_seconds(), 0.0), rpo_method=RPO_METHOD)

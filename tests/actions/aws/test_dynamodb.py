@@ -60,3 +60,22 @@ def test_a_table_without_point_in_time_recovery_is_refused(worker, aws, aws_prox
     assert ("DynamoDB table carts (account 123456789012, eu-west-1) has point-in-time recovery turned off"
             in drill.step_runs.get(step__key="restore").error)
     assert aws_proxy.count("RestoreTableToPointInTime") == 0
+
+
+def test_a_table_still_being_created_is_tagged_by_a_later_poll(worker, aws, aws_proxy, import_yaml, start_drill):
+    aws.table_with_pitr("carts", items=1)
+    aws_proxy.fail("TagResource", "ResourceInUseException", times=1, message="Table carts-restored is being created")
+    import_yaml(system_yaml({"carts": TABLE}), runbook_yaml("""
+      - key: restore
+        name: Restore the carts table
+        action: aws.dynamodb.restore_point_in_time
+        params: {target: carts, name: carts-restored, poll_interval: 0.5}
+""", kind="backup_restore"))
+
+    drill = wait_for_drill(start_drill("aws-drill"))
+
+    assert drill.status == Drill.Status.SUCCEEDED, drill.outcome
+    assert aws_proxy.count("TagResource") == 2
+    arn = drill.step_runs.get(step__key="restore").evidence["arn"]
+    tags = {t["Key"]: t["Value"] for t in aws.client("dynamodb").list_tags_of_resource(ResourceArn=arn)["Tags"]}
+    assert tags["drdrill:drill"] == str(drill.pk)
