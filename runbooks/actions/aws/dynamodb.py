@@ -13,6 +13,7 @@ from typing import Any
 
 import botocore.exceptions
 
+from ...durations import format_duration
 from ..base import Action, ActionFailed, Done, Outcome, ParamError, PollAgain, StepContext, require_positive
 from .bindings import TABLE, AwsTarget, describe_target, region_words
 from .client import aws_errors, client_for, is_not_found, iso, tags_of
@@ -77,7 +78,7 @@ class DynamoRestorePointInTime(Action[DynamoRestoreParams]):
     def describe(self, params: DynamoRestoreParams, targets: dict[str, dict[str, Any]]) -> str:
         when = params.restore_time or "its latest restorable time"
         return (f"restores {describe_target(targets, params.target)} to {when} as a new table"
-                f"{region_words(targets, params.target)}, deleted after {params.ttl:.0f} s at the latest")
+                f"{region_words(targets, params.target)}, deleted after {format_duration(params.ttl)} at the latest")
 
     def _window(self, table: Table) -> tuple[datetime, datetime]:
         name = table.target.resource

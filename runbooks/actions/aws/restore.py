@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from ...durations import format_duration
 from ..base import Action, ActionFailed, CreatedResource, Done, Outcome, ParamError, PollAgain, StepContext, require_positive
 from .bindings import CLUSTER, INSTANCE, AwsTarget, describe_target, region_words
 from .client import iso, tags_of
@@ -101,7 +102,7 @@ class _Restore(Action[Any]):
         if rds.find(target.kind, name) is not None:
             raise ActionFailed(f"{rds.label(target.kind, name)} already exists: a restore needs a new name (params.name)")
         return {"would": f"restore {target.label} {self.restore_words} {facts['restore_point']} as the new "
-                         f"{_kind_words(target.kind)} {name}, tagged with the drill and deleted after {params.ttl:.0f} s "
+                         f"{_kind_words(target.kind)} {name}, tagged with the drill and deleted after {format_duration(params.ttl)} "
                          "unless a cleanup step deletes it first", **facts}
 
     def run(self, params: Any, ctx: StepContext) -> Outcome:
@@ -226,7 +227,7 @@ class RestorePointInTime(_Restore):
     def describe(self, params: RestorePointInTimeParams, targets: dict[str, dict[str, Any]]) -> str:
         when = params.restore_time or "its latest restorable time"
         return (f"restores {describe_target(targets, params.target)} to {when} as a new copy"
-                f"{region_words(targets, params.target)}, deleted after {params.ttl:.0f} s at the latest")
+                f"{region_words(targets, params.target)}, deleted after {format_duration(params.ttl)} at the latest")
 
     def _source_facts(self, params: RestorePointInTimeParams, ctx: StepContext, rds: Rds) -> dict[str, Any]:
         target = rds.target
@@ -277,9 +278,9 @@ class RestoreSnapshot(_Restore):
     rpo_method = "AWS metadata: restore requested at − the snapshot's SnapshotCreateTime"
 
     def describe(self, params: RestoreSnapshotParams, targets: dict[str, dict[str, Any]]) -> str:
-        which = f"snapshot {params.snapshot}" if params.snapshot else "its newest snapshot"
+        which = f"snapshot {params.snapshot}" if params.snapshot else "the newest snapshot"
         return (f"restores {which} of {describe_target(targets, params.target)} as a new copy"
-                f"{region_words(targets, params.target)}, deleted after {params.ttl:.0f} s at the latest")
+                f"{region_words(targets, params.target)}, deleted after {format_duration(params.ttl)} at the latest")
 
     def _source_facts(self, params: RestoreSnapshotParams, ctx: StepContext, rds: Rds) -> dict[str, Any]:
         snapshot = self._choose(params, ctx, rds)
@@ -360,7 +361,7 @@ class CreateSnapshot(Action[CreateSnapshotParams]):
 
     def describe(self, params: CreateSnapshotParams, targets: dict[str, dict[str, Any]]) -> str:
         return (f"takes a snapshot of {describe_target(targets, params.target)}{region_words(targets, params.target)}, "
-                f"deleted after {params.ttl:.0f} s at the latest")
+                f"deleted after {format_duration(params.ttl)} at the latest")
 
     def plan(self, params: CreateSnapshotParams, ctx: StepContext) -> dict[str, Any]:
         target = AwsTarget.of(ctx, params.target, CLUSTER, INSTANCE)

@@ -151,7 +151,7 @@ def test_describe_says_what_each_restore_would_do():
     restore = get_action("aws.rds.restore_point_in_time")
     assert restore.describe(restore.Params(target="orders"), targets) == (
         "restores Aurora cluster orders-db to its latest restorable time as a new copy in eu-west-1, "
-        "deleted after 14400 s at the latest")
+        "deleted after 4 h 00 m at the latest")
     snapshot = get_action("aws.rds.restore_snapshot")
     assert snapshot.describe(snapshot.Params(target="billing", snapshot="nightly", ttl=600), targets) == (
-        "restores snapshot nightly of RDS instance billing-db as a new copy in eu-west-1, deleted after 600 s at the latest")
+        "restores snapshot nightly of RDS instance billing-db as a new copy in eu-west-1, deleted after 10 m 00 s at the latest")
