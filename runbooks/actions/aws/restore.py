@@ -1,5 +1,4 @@
-"""Bringing data back as a *new* RDS instance or Aurora cluster, from a point in time or a snapshot;
-taking a snapshot; waiting until an instance or cluster is available.
+"""Bringing data back as a *new* RDS instance or Aurora cluster, from a point in time or a snapshot.
 
 What a drill creates is named after the drill and the step (``orders-db-d42-restore``), tagged with
 the drill (``ctx.drill_tag``) and with the facts the RPO is computed from, and reported as created at
@@ -15,7 +14,7 @@ the restore point is missing from the restored copy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,7 +45,7 @@ FACT_TAGS = {"restore_point": "drdrill:restore-point", "requested_at": "drdrill:
              "source": "drdrill:restored-from"}
 
 
-def _kind_words(kind: str) -> str:
+def kind_words(kind: str) -> str:
     return "cluster" if kind == CLUSTER else "instance"
 
 
@@ -102,7 +101,7 @@ class _Restore(Action[Any]):
         if rds.find(target.kind, name) is not None:
             raise ActionFailed(f"{rds.label(target.kind, name)} already exists: a restore needs a new name (params.name)")
         return {"would": f"restore {target.label} {self.restore_words} {facts['restore_point']} as the new "
-                         f"{_kind_words(target.kind)} {name}, tagged with the drill and deleted after {format_duration(params.ttl)} "
+                         f"{kind_words(target.kind)} {name}, tagged with the drill and deleted after {format_duration(params.ttl)} "
                          "unless a cleanup step deletes it first", **facts}
 
     def run(self, params: Any, ctx: StepContext) -> Outcome:
@@ -188,7 +187,7 @@ class _Restore(Action[Any]):
     def _evidence(self, target: AwsTarget, described: dict[str, Any], state: dict[str, Any],
                   ctx: StepContext) -> dict[str, Any]:
         evidence: dict[str, Any] = {
-            "restored": state["name"], "restored_kind": _kind_words(target.kind), "from": target.resource,
+            "restored": state["name"], "restored_kind": kind_words(target.kind), "from": target.resource,
             "region": target.region, "account": target.account, "arn": arn_of(target.kind, described),
             "endpoint": (described.get("Endpoint") if target.kind == CLUSTER
                          else (described.get("Endpoint") or {}).get("Address")),
@@ -335,143 +334,3 @@ class RestoreSnapshot(_Restore):
 
 def _snapshot_id(kind: str, snapshot: dict[str, Any]) -> str:
     return snapshot["DBClusterSnapshotIdentifier"] if kind == CLUSTER else snapshot["DBSnapshotIdentifier"]
-
-
-@dataclass(frozen=True)
-class CreateSnapshotParams:
-    target: str
-    name: str | None = None
-    ttl: float = DEFAULT_TTL_SECONDS
-    poll_interval: float = DEFAULT_POLL_SECONDS
-
-    def validate(self) -> None:
-        require_positive("ttl", self.ttl)
-        require_positive("poll_interval", self.poll_interval)
-
-
-class CreateSnapshot(Action[CreateSnapshotParams]):
-    name = "aws.rds.create_snapshot"
-    summary = "Take a manual snapshot of an RDS instance or Aurora cluster, tagged with the drill, and wait until it is available."
-    Params = CreateSnapshotParams
-    target_kind = (CLUSTER, INSTANCE)
-    changes = "creates a manual snapshot (storage costs until it is deleted)"
-
-    def call_timeout(self, params: CreateSnapshotParams) -> float:
-        return AWS_CALL_TIMEOUT
-
-    def describe(self, params: CreateSnapshotParams, targets: dict[str, dict[str, Any]]) -> str:
-        return (f"takes a snapshot of {describe_target(targets, params.target)}{region_words(targets, params.target)}, "
-                f"deleted after {format_duration(params.ttl)} at the latest")
-
-    def plan(self, params: CreateSnapshotParams, ctx: StepContext) -> dict[str, Any]:
-        target = AwsTarget.of(ctx, params.target, CLUSTER, INSTANCE)
-        rds = Rds(target)
-        source = rds.describe(target.kind, target.resource)
-        name = new_identifier(target.resource, ctx, params.name)
-        return {"would": f"take the snapshot {name} of {target.label}", "status_now": status_of(target.kind, source)}
-
-    def run(self, params: CreateSnapshotParams, ctx: StepContext) -> Outcome:
-        target = AwsTarget.of(ctx, params.target, CLUSTER, INSTANCE)
-        rds = Rds(target)
-        name = new_identifier(target.resource, ctx, params.name)
-        if rds.find_snapshot(rds.target.kind, name) is None:
-            rds.describe(target.kind, target.resource)
-            tags = [{"Key": k, "Value": v} for k, v in drill_tags(ctx, params.ttl, **{FACT_TAGS["source"]: target.resource}).items()]
-            if target.kind == CLUSTER:
-                rds.call(target.label, "create_db_cluster_snapshot", DBClusterSnapshotIdentifier=name,
-                         DBClusterIdentifier=target.resource, Tags=tags)
-            else:
-                rds.call(target.label, "create_db_snapshot", DBSnapshotIdentifier=name,
-                         DBInstanceIdentifier=target.resource, Tags=tags)
-        return self.poll(params, _with_state(ctx, {"name": name}))
-
-    def poll(self, params: CreateSnapshotParams, ctx: StepContext) -> Outcome:
-        target = AwsTarget.of(ctx, params.target, CLUSTER, INSTANCE)
-        rds = Rds(target)
-        name = ctx.state["name"]
-        snapshot = rds.find_snapshot(rds.target.kind, name)
-        if snapshot is None:
-            raise ActionFailed(f"snapshot {name} of {target.label} disappeared while it was being taken")
-        cluster = target.kind == CLUSTER
-        tags = tags_of(snapshot.get("TagList"))
-        if tags.get("drdrill:drill") != str(ctx.drill_id):
-            raise ActionFailed(f"snapshot {name} ({target.where}) already exists and was not taken by this drill; "
-                               "choose another params.name")
-        arn = snapshot["DBClusterSnapshotArn" if cluster else "DBSnapshotArn"]
-        created = (created_resource(target, "db-cluster-snapshot" if cluster else "db-snapshot", arn, name, ctx,
-                                    params.ttl, snapshot_of=target.resource),)
-        if snapshot.get("Status") != "available":
-            return PollAgain(after_seconds=params.poll_interval, state={"name": name}, created=created,
-                             evidence={"status": snapshot.get("Status"), "snapshot": name})
-        return Done(evidence={"snapshot": name, "arn": arn, "of": target.resource, "region": target.region,
-                              "account": target.account, "snapshot_create_time": iso(snapshot.get("SnapshotCreateTime"))},
-                    created=created)
-
-
-def _with_state(ctx: StepContext, state: dict[str, Any]) -> StepContext:
-    return replace(ctx, state=state)
-
-
-@dataclass(frozen=True)
-class WaitAvailableParams:
-    target: str
-    name: str | None = None
-    from_step: str | None = None
-    poll_interval: float = DEFAULT_POLL_SECONDS
-
-    def validate(self) -> None:
-        require_positive("poll_interval", self.poll_interval)
-        if self.name and self.from_step:
-            raise ParamError("from_step", "give name or from_step, not both")
-
-
-class WaitAvailable(Action[WaitAvailableParams]):
-    name = "aws.rds.wait_available"
-    summary = "Wait until an RDS instance or Aurora cluster (the target's, a named one, or one an earlier step restored) is available."
-    Params = WaitAvailableParams
-    target_kind = (CLUSTER, INSTANCE)
-    phase = "verify"
-    changes = "nothing (describe calls only)"
-
-    def call_timeout(self, params: WaitAvailableParams) -> float:
-        return AWS_CALL_TIMEOUT
-
-    def describe(self, params: WaitAvailableParams, targets: dict[str, dict[str, Any]]) -> str:
-        what = (params.name or (f"the copy restored by step {params.from_step}" if params.from_step
-                                else describe_target(targets, params.target)))
-        return f"waits until {what} is available{region_words(targets, params.target)}"
-
-    def _which(self, params: WaitAvailableParams, ctx: StepContext, target: AwsTarget) -> str:
-        if params.name:
-            return params.name
-        if params.from_step:
-            earlier = ctx.earlier.get(params.from_step)
-            if not earlier or not earlier.get("restored"):
-                raise ActionFailed(f"params.from_step: step {params.from_step!r} has not restored anything in this drill")
-            return str(earlier["restored"])
-        return target.resource
-
-    def plan(self, params: WaitAvailableParams, ctx: StepContext) -> dict[str, Any]:
-        target = AwsTarget.of(ctx, params.target, CLUSTER, INSTANCE)
-        if params.from_step:
-            return {"would": f"wait until the {_kind_words(target.kind)} restored by step {params.from_step!r} is available"}
-        name = self._which(params, ctx, target)
-        described = Rds(target).describe(target.kind, name)
-        return {"would": f"wait until {name} is available", "status_now": status_of(target.kind, described)}
-
-    def run(self, params: WaitAvailableParams, ctx: StepContext) -> Outcome:
-        return self.poll(params, ctx)
-
-    def poll(self, params: WaitAvailableParams, ctx: StepContext) -> Outcome:
-        target = AwsTarget.of(ctx, params.target, CLUSTER, INSTANCE)
-        rds = Rds(target)
-        name = self._which(params, ctx, target)
-        described = rds.describe(target.kind, name)
-        status = status_of(target.kind, described)
-        if status in DEAD_STATES:
-            raise ActionFailed(f"{rds.label(target.kind, name)} is {status!r}; it will not become available")
-        if status != "available":
-            return PollAgain(after_seconds=params.poll_interval, evidence={"status": status, "waiting_for": name})
-        now = ctx.now()
-        return Done(evidence={"available": name, "kind": _kind_words(target.kind), "available_at": now.isoformat(),
-                              "region": target.region}, marks={"service_restored": now})
