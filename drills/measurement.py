@@ -129,9 +129,9 @@ def measure_rpo(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[dateti
     target = drill.rpo_target_seconds
     canary = CanaryRun.objects.filter(drill=drill).first()
     outage = marks.get("outage_start")
-    if canary is not None and outage is not None:
-        return _rpo_from_canary(drill, canary, outage[0], target)
     recorded = [run for run in runs if isinstance((run.evidence or {}).get("rpo_seconds"), (int, float))]
+    if canary is not None and outage is not None:
+        return _beside_step_figures(_rpo_from_canary(drill, canary, outage[0], target), recorded)
     if recorded:
         run = recorded[-1]
         return MeasurementResult("rpo", float(run.evidence["rpo_seconds"]), target,
@@ -139,6 +139,29 @@ def measure_rpo(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[dateti
                                  {"step": run.step.name, **run.evidence})
     reason = "the runbook has no canary and no step recorded an RPO" if canary is None else "no step marked outage_start"
     return MeasurementResult("rpo", None, target, "not measured", {"reason": reason})
+
+
+def _beside_step_figures(result: MeasurementResult, recorded: list[StepRun]) -> MeasurementResult:
+    """The canary's figure wins, but what steps recorded (a provider's restore metadata) is kept
+    beside it, and a gap wider than both figures' bounds is flagged: one of them is wrong."""
+    if not recorded:
+        return result
+    figures = []
+    for run in recorded:
+        figure: dict[str, Any] = {"step": run.step.name, "rpo_seconds": float(run.evidence["rpo_seconds"]),
+                                  "rpo_method": run.evidence.get("rpo_method", "")}
+        if result.value_seconds is not None:
+            gap = abs(figure["rpo_seconds"] - result.value_seconds)
+            allowed = (result.error_bound_seconds or 0.0) + float(run.evidence.get("rpo_error_bound_seconds") or 0.0)
+            figure.update(differs_by_seconds=round(gap, 3), disagrees=gap > allowed)
+        figures.append(figure)
+    result.evidence["step_figures"] = figures
+    disagreeing = [f for f in figures if f.get("disagrees")]
+    if disagreeing:
+        result.evidence["disagreement"] = "; ".join(
+            f"step “{f['step']}” recorded {f['rpo_seconds']:.3f} s, {f['differs_by_seconds']:.3f} s away from the "
+            "canary's figure (more than both bounds)" for f in disagreeing)
+    return result
 
 
 def _rpo_from_canary(drill: Drill, canary: CanaryRun, outage_at: datetime, target: float) -> MeasurementResult:

@@ -432,10 +432,15 @@ def _check_cross_references(batch: ParsedBatch, problems: list[FormatProblem]) -
             if binding is None:
                 problems.append(FormatProblem(runbook["_source"], step_where,
                                               f"params.target: the system binds no target {target_name!r}; it binds: {', '.join(sorted(targets)) or 'none'}"))
-            elif action.target_kind and binding.get("kind") != action.target_kind:
+            elif action.target_kind and binding.get("kind") not in _kinds(action.target_kind):
                 problems.append(FormatProblem(runbook["_source"], step_where,
-                                              f"params.target: {step['action']} needs a {action.target_kind} target, "
-                                              f"{target_name!r} is {binding.get('kind')!r}"))
+                                              f"params.target: {step['action']} needs a {' or '.join(_kinds(action.target_kind))} "
+                                              f"target, {target_name!r} is {binding.get('kind')!r}"))
+
+
+def _kinds(target_kind: str | tuple[str, ...]) -> tuple[str, ...]:
+    """An action takes targets of one kind, or of any of several (an RDS instance or an Aurora cluster)."""
+    return (target_kind,) if isinstance(target_kind, str) else tuple(target_kind)
 
 
 def runbook_spec_for_storage(parsed: dict[str, Any]) -> dict[str, Any]:

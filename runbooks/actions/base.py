@@ -129,8 +129,9 @@ class Action(Generic[P]):
     name: ClassVar[str]
     summary: ClassVar[str]
     Params: ClassVar[type]
-    # Which kind of system target the ``target`` parameter must name, if the action takes one.
-    target_kind: ClassVar[str | None] = None
+    # Which kind of system target the ``target`` parameter must name, if the action takes one (or a
+    # tuple of kinds it accepts).
+    target_kind: ClassVar[str | tuple[str, ...] | None] = None
     # Where the time of this step goes in the RTO breakdown: "recover", "verify" or "people".
     phase: ClassVar[str] = "recover"
     # What the action changes, in words, for the catalogue and the dry-run report.
