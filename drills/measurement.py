@@ -128,16 +128,45 @@ def measure_rpo(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[dateti
     target = float(drill.system.rpo_target_seconds)
     canary = CanaryRun.objects.filter(drill=drill).first()
     outage = marks.get("outage_start")
+    recorded = _rpo_recorded_by_a_step(runs, outage[0] if outage else None, target)
     if canary is not None and outage is not None:
-        return _rpo_from_canary(drill, canary, outage[0], target)
-    recorded = [run for run in runs if isinstance((run.evidence or {}).get("rpo_seconds"), (int, float))]
-    if recorded:
-        run = recorded[-1]
-        return MeasurementResult("rpo", float(run.evidence["rpo_seconds"]), target,
-                                 run.evidence.get("rpo_method", f"recorded by step “{run.step.name}”"),
-                                 {"step": run.step.name, **run.evidence})
+        measured = _rpo_from_canary(drill, canary, outage[0], target)
+        if recorded is not None:
+            _set_beside(measured, recorded)
+        return measured
+    if recorded is not None:
+        return recorded
     reason = "the runbook has no canary and no step recorded an RPO" if canary is None else "no step marked outage_start"
     return MeasurementResult("rpo", None, target, "not measured", {"reason": reason})
+
+
+def _rpo_recorded_by_a_step(runs: list[StepRun], outage_at: datetime | None, target: float) -> MeasurementResult | None:
+    """The last figure a step recorded: ``rpo_seconds`` as is, or ``rpo_recovered_to`` (the point in
+    time the recovered copy holds, e.g. a point-in-time restore's) taken against outage_start."""
+    for run in reversed(runs):
+        evidence = run.evidence or {}
+        method = evidence.get("rpo_method", f"recorded by step “{run.step.name}”")
+        if isinstance(evidence.get("rpo_seconds"), (int, float)):
+            return MeasurementResult("rpo", float(evidence["rpo_seconds"]), target, method, {"step": run.step.name, **evidence})
+        if evidence.get("rpo_recovered_to") and outage_at is not None:
+            recovered_to = datetime.fromisoformat(evidence["rpo_recovered_to"])
+            return MeasurementResult("rpo", max((outage_at - recovered_to).total_seconds(), 0.0), target, method, {
+                "step": run.step.name, **evidence, "clock": clock_description(), "outage_start": outage_at.isoformat(),
+                # Restored to after the outage began: nothing written before it is lost, but the
+                # copy may hold what the outage did (a corruption, a bad deployment's writes).
+                "recovered_to_after_outage_start": recovered_to > outage_at,
+            })
+    return None
+
+
+def _set_beside(canary: MeasurementResult, step: MeasurementResult) -> None:
+    """The canary's figure wins; the step's is kept beside it, and a disagreement beyond the canary's
+    error bound is flagged for whoever reads the evidence."""
+    canary.evidence["step_figure"] = {"step": step.evidence.get("step"), "value_seconds": step.value_seconds,
+                                      "method": step.method}
+    if canary.value_seconds is not None and step.value_seconds is not None:
+        bound = canary.error_bound_seconds or 0.0
+        canary.evidence["figures_disagree"] = abs(canary.value_seconds - step.value_seconds) > bound
 
 
 def _rpo_from_canary(drill: Drill, canary: CanaryRun, outage_at: datetime, target: float) -> MeasurementResult:

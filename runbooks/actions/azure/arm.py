@@ -33,13 +33,13 @@ from ..base import ActionFailed
 
 ENDPOINT_VARIABLE = "AZURE_RESOURCE_MANAGER_ENDPOINT"
 AUDIENCE_VARIABLE = "AZURE_RESOURCE_MANAGER_AUDIENCE"
-# Azure asks throttled clients to wait (Retry-After). Waits up to this long are taken inside a call;
-# a longer one would hold the worker past its lease, so it surfaces instead (a failure when
-# starting, a later poll when following an operation).
+# Azure asks throttled clients to wait (Retry-After). Waits up to this long (and no longer than one
+# request may take) are taken inside a call; a longer one would hold the worker past its lease, so
+# it surfaces instead: a failure when starting, a later poll when following an operation.
 MAX_RETRY_AFTER_SECONDS = 5.0
 RETRIES = 3
 # Requests in one run()/poll() call at most (a token, a read, a start or a status look, a final read),
-# each bounded by the step's request_timeout, plus the throttling waits between retries.
+# each bounded by the step's request_timeout, retries included, plus one last throttling wait.
 REQUESTS_PER_CALL = 4
 
 _credential: DefaultAzureCredential | None = None
@@ -54,16 +54,26 @@ def credential() -> DefaultAzureCredential:
         return _credential
 
 
+def longest_wait(request_timeout: float) -> float:
+    return min(MAX_RETRY_AFTER_SECONDS, request_timeout)
+
+
 def call_budget(request_timeout: float) -> float:
-    return REQUESTS_PER_CALL * request_timeout + RETRIES * MAX_RETRY_AFTER_SECONDS
+    """The call_timeout of an Azure action: its requests, each bounded by the step's request_timeout."""
+    return REQUESTS_PER_CALL * (request_timeout + longest_wait(request_timeout))
 
 
 class BoundedRetry(RetryPolicy):
-    """azure-core's retry, except that a Retry-After longer than the cap is not slept through."""
+    """azure-core's retry (429, 5xx, connection errors; Retry-After honoured), except that a
+    Retry-After longer than ``max_wait`` is not slept through."""
+
+    def __init__(self, *, max_wait: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_wait = max_wait
 
     def is_retry(self, settings: dict[str, Any], response: Any) -> bool:
         retry_after = self.get_retry_after(response)
-        if retry_after is not None and retry_after > MAX_RETRY_AFTER_SECONDS:
+        if retry_after is not None and retry_after > self.max_wait:
             return False
         return bool(super().is_retry(settings, response))
 
@@ -80,8 +90,8 @@ def sql_client(subscription_id: str, *, request_timeout: float) -> SqlManagement
         options["credential_scopes"] = [os.environ[AUDIENCE_VARIABLE].rstrip("/") + "/.default"]
     return SqlManagementClient(
         credential(), subscription_id,
-        retry_policy=BoundedRetry(retry_total=RETRIES, retry_backoff_factor=0.5, retry_backoff_max=MAX_RETRY_AFTER_SECONDS,
-                                  timeout=request_timeout * (RETRIES + 1)),
+        retry_policy=BoundedRetry(max_wait=longest_wait(request_timeout), retry_total=RETRIES, retry_backoff_factor=0.2,
+                                  retry_backoff_max=longest_wait(request_timeout), timeout=request_timeout),
         connection_timeout=min(5.0, request_timeout), read_timeout=request_timeout,
         # The SDK logs every request at INFO; a poll every few seconds would drown the drill's own log.
         http_logging_policy=SansIOHTTPPolicy(),
@@ -154,6 +164,10 @@ class OneLook(ARMPolling):
         self.next_look_after = self._extract_delay()
         raise _HandBack
 
+    def first_look_after(self) -> float:
+        """After the starting request: its Retry-After, else the interval."""
+        return float(self._extract_delay())
+
 
 @dataclass(frozen=True)
 class Look:
@@ -170,13 +184,20 @@ class Look:
 Begin = Callable[..., LROPoller[Any]]
 
 
-def start(begin: Begin, *args: Any, doing: str, interval: float, **kwargs: Any) -> str:
+@dataclass(frozen=True)
+class Started:
+    token: str                   # the SDK's continuation token: the operation, for any later poll
+    next_look_after: float       # Azure's Retry-After, else the step's interval
+
+
+def start(begin: Begin, *args: Any, doing: str, interval: float, **kwargs: Any) -> Started:
     """Send the request that starts an operation and return its continuation token, without
     looking at it yet: the sooner the step's state holds the token, the smaller the window in which
     a lost worker could leave an operation nobody follows."""
+    polling = OneLook(interval=interval, look=False)
     try:
-        poller = begin(*args, polling=OneLook(interval=interval, look=False), **kwargs)
-        return poller.continuation_token()
+        poller = begin(*args, polling=polling, **kwargs)
+        return Started(poller.continuation_token(), polling.first_look_after())
     except AzureError as error:
         raise failure(error, doing) from None
 
@@ -191,7 +212,7 @@ def look(begin: Begin, *args: Any, token: str, doing: str, interval: float) -> L
     except HttpResponseError as error:
         status = getattr(error, "status_code", None)
         if status == 429 or (status or 0) >= 500:
-            return Look("Unanswered", next_look_after=max(interval, MAX_RETRY_AFTER_SECONDS), error=error)
+            return Look("Unanswered", next_look_after=max(interval, _seconds(error.response)), error=error)
         if polling.status() in ("Failed", "Canceled"):
             raise ActionFailed(f"{doing} ended {polling.status()}: Azure error {arm_code(error)}: "
                                f"{_message(error)}") from None
@@ -206,6 +227,15 @@ def look(begin: Begin, *args: Any, token: str, doing: str, interval: float) -> L
     if status in ("Failed", "Canceled"):
         raise ActionFailed(f"{doing} ended {status} (Azure gave no error details)")
     return Look(status, next_look_after=polling.next_look_after)
+
+
+def _seconds(response: Any) -> float:
+    """A Retry-After in seconds (0 when absent, or given as a date)."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0
 
 
 def _message(error: AzureError) -> str:

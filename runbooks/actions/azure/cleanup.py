@@ -38,7 +38,7 @@ class DatabaseId:
         return cls(**match.groupdict())
 
 
-def _delete(where: DatabaseId, *, request_timeout: float, interval: float) -> str | None:
+def _delete(where: DatabaseId, *, request_timeout: float, interval: float) -> arm.Started | None:
     """Start deleting a database; None if it is already gone."""
     doing = f"deleting database {where.database} on server {where.server}"
     with arm.sql_client(where.subscription, request_timeout=request_timeout) as client:
@@ -64,10 +64,10 @@ def delete_resource(resource: CreatedResource, binding: dict[str, Any]) -> bool:
     if resource.kind != "sql-database":
         raise ActionFailed(f"the azure family deletes sql-database resources, not {resource.kind!r}")
     where = DatabaseId.parse(resource.identifier)
-    token = _delete(where, request_timeout=CLEANER_REQUEST_TIMEOUT, interval=1.0)
-    if token is None:
+    started = _delete(where, request_timeout=CLEANER_REQUEST_TIMEOUT, interval=1.0)
+    if started is None:
         return True
-    return _look(where, token, request_timeout=CLEANER_REQUEST_TIMEOUT, interval=1.0).status == "Succeeded"
+    return _look(where, started.token, request_timeout=CLEANER_REQUEST_TIMEOUT, interval=1.0).status == "Succeeded"
 
 
 def find_orphans(binding: dict[str, Any]) -> list[CreatedResource]:
@@ -133,12 +133,12 @@ class Cleanup(Action[CleanupParams]):
         deleting: dict[str, str] = {}
         gone: list[str] = []
         for resource in self._ours(params, ctx):
-            token = _delete(DatabaseId.parse(resource.identifier), request_timeout=params.request_timeout,
-                            interval=params.interval)
-            if token is None:
+            started = _delete(DatabaseId.parse(resource.identifier), request_timeout=params.request_timeout,
+                              interval=params.interval)
+            if started is None:
                 gone.append(resource.identifier)
             else:
-                deleting[resource.identifier] = token
+                deleting[resource.identifier] = started.token
         return self._progress(params, {"deleting": deleting, "gone": gone, "looks": 0})
 
     def poll(self, params: CleanupParams, ctx: StepContext) -> Outcome:

@@ -86,6 +86,13 @@ def group_facts(target: AzureSqlTarget, seen_from: Server, *, request_timeout: f
             "databases": len(group.databases or []), "read_at": _now(ctx)}
 
 
+def operation_marks(state: dict[str, Any], after: dict[str, Any]) -> dict[str, datetime]:
+    """A step that declares them: the outage starts when the operation is requested (writes stop
+    during the role swap) and the service is back when the new primary reports its role."""
+    return {"outage_start": datetime.fromisoformat(state["started_at"]),
+            "service_restored": datetime.fromisoformat(after["read_at"])}
+
+
 def primary_of(facts: dict[str, Any]) -> str | None:
     if facts["role"] == "Primary":
         return facts["server"]
@@ -147,10 +154,10 @@ class _FailoverGroupAction(Action[Any]):
         doing = f"{words} of failover group {target.object_name} to server {to.name}"
         started_at = _now(ctx)
         with arm.sql_client(to.subscription_id, request_timeout=params.request_timeout) as client:
-            token = arm.start(getattr(client.failover_groups, method), to.resource_group, to.name, target.object_name,
-                              doing=doing, interval=params.interval)
-        state = {"token": token, "started_at": started_at, "looks": 0, "unanswered": 0, "group_before": before}
-        return PollAgain(after_seconds=params.interval, state=state,
+            started = arm.start(getattr(client.failover_groups, method), to.resource_group, to.name, target.object_name,
+                                doing=doing, interval=params.interval)
+        state = {"token": started.token, "started_at": started_at, "looks": 0, "unanswered": 0, "group_before": before}
+        return PollAgain(after_seconds=started.next_look_after, state=state,
                          evidence={"operation": words, "started_at": started_at, "group_before": before})
 
     def poll(self, params: Any, ctx: StepContext) -> Outcome:
@@ -173,8 +180,7 @@ class _FailoverGroupAction(Action[Any]):
         evidence = {"operation": words, "started_at": state["started_at"], "finished_at": after["read_at"],
                     "looks": state["looks"], "unanswered_looks": state["unanswered"], "attempt": ctx.attempt,
                     "group_before": state["group_before"], "group_after": after, "new_primary": to.name}
-        return Done(evidence={**evidence, **self._rpo(state["group_before"])},
-                    marks={"service_restored": datetime.fromisoformat(after["read_at"])})
+        return Done(evidence={**evidence, **self._rpo(state["group_before"])}, marks=operation_marks(state, after))
 
     def _rpo(self, before: dict[str, Any]) -> dict[str, Any]:
         if not self.forced and before["replication_state"] == SYNCHRONISED:
@@ -283,11 +289,12 @@ class GeoLinkFailover(Action[GeoLinkParams]):
         method, words = self._method(params)
         started_at = _now(ctx)
         with arm.sql_client(to.subscription_id, request_timeout=params.request_timeout) as client:
-            token = arm.start(getattr(client.replication_links, method), to.resource_group, to.name, target.object_name,
-                              before["link_id"], doing=f"{words} of database {target.object_name} to server {to.name}",
-                              interval=params.interval)
-        state = {"token": token, "link_id": before["link_id"], "started_at": started_at, "looks": 0, "link_before": before}
-        return PollAgain(after_seconds=params.interval, state=state,
+            started = arm.start(getattr(client.replication_links, method), to.resource_group, to.name, target.object_name,
+                                before["link_id"], doing=f"{words} of database {target.object_name} to server {to.name}",
+                                interval=params.interval)
+        state = {"token": started.token, "link_id": before["link_id"], "started_at": started_at, "looks": 0,
+                 "link_before": before}
+        return PollAgain(after_seconds=started.next_look_after, state=state,
                          evidence={"operation": words, "started_at": started_at, "link_before": before})
 
     def poll(self, params: GeoLinkParams, ctx: StepContext) -> Outcome:
@@ -312,7 +319,7 @@ class GeoLinkFailover(Action[GeoLinkParams]):
                                     "link_after": after, "new_primary": to.name}
         if not params.allow_data_loss and state["link_before"]["replication_state"] == SYNCHRONISED:
             evidence.update({"rpo_seconds": 0.0, "rpo_method": PLANNED_RPO_METHOD})
-        return Done(evidence=evidence, marks={"service_restored": datetime.fromisoformat(after["read_at"])})
+        return Done(evidence=evidence, marks=operation_marks(state, after))
 
 
 # --- waiting for the expected primary -----------------------------------------------------------

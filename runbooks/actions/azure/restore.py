@@ -159,11 +159,11 @@ class RestorePointInTime(Action[RestoreParams]):
                                "restorePointInTime": _iso(point)}}
         started_at = _iso(ctx.now())
         with arm.sql_client(server.subscription_id, request_timeout=params.request_timeout) as client:
-            token = arm.start(client.databases.begin_create_or_update, server.resource_group, server.name, name, body,
-                              doing=f"point-in-time restore of {target.object_name} into {name} on server {server.name}",
-                              interval=params.interval)
-        state = {"token": token, "database": name, "started_at": started_at, "looks": 0, "source": source}
-        return PollAgain(after_seconds=params.interval, state=state, created=(created,),
+            started = arm.start(client.databases.begin_create_or_update, server.resource_group, server.name, name, body,
+                                doing=f"point-in-time restore of {target.object_name} into {name} on server {server.name}",
+                                interval=params.interval)
+        state = {"token": started.token, "database": name, "started_at": started_at, "looks": 0, "source": source}
+        return PollAgain(after_seconds=started.next_look_after, state=state, created=(created,),
                          evidence={"operation": "point-in-time restore", "started_at": started_at, "source": source,
                                    "new_database_id": created.identifier})
 

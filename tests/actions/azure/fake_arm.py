@@ -141,8 +141,8 @@ class FakeArm:
             "AZURE_RESOURCE_MANAGER_ENDPOINT": self.url,
             "IDENTITY_ENDPOINT": f"{self.url}/msi/token",
             "IDENTITY_HEADER": self.identity_header,
+            # azure-core sends through requests, which trusts this bundle instead of the system's.
             "REQUESTS_CA_BUNDLE": str(self.ca_path),
-            "SSL_CERT_FILE": str(self.ca_path),
         }
 
     # --- the world ---------------------------------------------------------------------------------
@@ -223,7 +223,8 @@ class FakeArm:
 
     def status_requests(self, operation: Operation) -> int:
         with self.lock:
-            return sum(1 for method, path in self.requests if method == "GET" and path.endswith(f"/{operation.id}"))
+            return sum(1 for method, path in self.requests
+                       if method == "GET" and path.endswith(f"AzureAsyncOperation/{operation.id}"))
 
     # --- HTTP --------------------------------------------------------------------------------------
 
