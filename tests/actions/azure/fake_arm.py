@@ -352,10 +352,12 @@ class FakeArm:
                        error=self.failures.pop(kind, None))
         self.operations[op.id] = op
         self.started.append(op)
-        base = f"{self.url}/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Sql/locations/{location}"
-        return 202, None, {"Azure-AsyncOperation": f"{base}/{what}AzureAsyncOperation/{op.id}?api-version=2025-01-01",
-                           "Location": f"{base}/{what}OperationResults/{op.id}?api-version=2025-01-01",
-                           "Retry-After": "1"}
+        return 202, None, self._operation_headers(op, what)
+
+    def _operation_headers(self, op: Operation, what: str) -> dict[str, str]:
+        base = f"{self.url}/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Sql/locations/{op.location}"
+        return {"Azure-AsyncOperation": f"{base}/{what}AzureAsyncOperation/{op.id}?api-version=2025-01-01",
+                "Location": f"{base}/{what}OperationResults/{op.id}?api-version=2025-01-01", "Retry-After": "1"}
 
     def _operation_status(self, *, op: str, **_: Any) -> tuple[int, Any, dict[str, str]]:
         operation = self.operations.get(op)
@@ -475,6 +477,10 @@ class FakeArm:
     def _delete_database(self, *, server: str, db: str, path: str, **_: Any) -> tuple[int, Any, dict[str, str]]:
         if (server, db) not in self.databases:
             return 204, None, {}
+        running = next((op for op in self.operations.values()
+                        if op.kind == "delete" and op.resource == path and op.status == "InProgress"), None)
+        if running is not None:
+            return 202, None, self._operation_headers(running, "database")  # the delete already under way
 
         def apply() -> None:
             self.databases.pop((server, db), None)
