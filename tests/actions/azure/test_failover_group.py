@@ -94,3 +94,19 @@ def test_planned_before_forced_asks_azure_for_that_operation(azure_worker, arm, 
     assert drill.status == Drill.Status.SUCCEEDED, drill.outcome
     assert [op.kind for op in arm.started] == ["tryPlannedBeforeForcedFailover"]
     assert arm.primary() == "orders-sql-neu"
+
+
+def test_a_geo_link_failover_makes_the_secondary_database_primary(azure_worker, arm, orders_sql, start_drill):
+    orders_sql(example("geo-link-failover.yaml", **{"to_server: orders-sql-neu}": "to_server: orders-sql-neu, request_timeout: 2}"}))
+
+    drill = wait_for_drill(start_drill("orders-sql-geo-link-failover"), timeout=120)
+
+    assert drill.status == Drill.Status.SUCCEEDED, drill.outcome
+    assert arm.link["primary"] == "orders-sql-neu"
+    [operation] = arm.started
+    assert operation.kind == "link-failover"
+    assert operation.resource.endswith("/servers/orders-sql-neu/databases/orders/replicationLinks/"
+                                       "5b1d7c2e-0f3a-4c6e-9d8b-2a4f6e8c0b1d/failover")
+    evidence = steps_of(drill)["failover"].evidence
+    assert (evidence["link_before"]["role"], evidence["link_after"]["role"]) == ("Secondary", "Primary")
+    assert drill.measurements.get(kind="rpo").value_seconds == 0.0
