@@ -185,7 +185,6 @@ class Look:
     status: str                  # Azure's: InProgress, Succeeded, Failed, Canceled; or Unanswered
     result: Any = None           # the resource the operation produced, once Succeeded
     next_look_after: float = 0.0
-    error: AzureError | None = None
 
     @property
     def finished(self) -> bool:
@@ -223,13 +222,13 @@ def look(begin: Begin, *args: Any, token: str, doing: str, interval: float) -> L
     except HttpResponseError as error:
         status = getattr(error, "status_code", None)
         if status == 429 or (status or 0) >= 500:
-            return Look("Unanswered", next_look_after=max(interval, _seconds(error.response)), error=error)
+            return Look("Unanswered", next_look_after=max(interval, _seconds(error.response)))
         if polling.status() in ("Failed", "Canceled"):
             raise ActionFailed(f"{doing} ended {polling.status()}: Azure error {arm_code(error)}: "
                                f"{_message(error)}") from None
         raise failure(error, doing) from None
-    except ServiceRequestError as error:
-        return Look("Unanswered", next_look_after=interval, error=error)
+    except ServiceRequestError:
+        return Look("Unanswered", next_look_after=interval)
     except AzureError as error:
         raise failure(error, doing) from None
     status = poller.status()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,7 +96,3 @@ def drive(action_name: str, raw: dict[str, Any], **context_options: Any) -> Done
     while not isinstance(outcome, Done):
         outcome = action.poll(params, context(state=outcome.state, **context_options))
     return outcome
-
-
-def read(path: Path) -> str:
-    return path.read_text(errors="replace")
