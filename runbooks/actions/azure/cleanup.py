@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base import Action, ActionFailed, CreatedResource, Done, Outcome, PollAgain, StepContext, require_positive
+from ..policy import CloudAccess
 from . import arm
 from .bindings import KINDS, AzureSqlTarget
 
@@ -122,6 +123,10 @@ class Cleanup(Action[CleanupParams]):
             raise ActionFailed(f"target {params.target!r} is not an Azure target")
         return [r for r in ctx.created_resources
                 if r.provider == "azure" and (params.target is None or r.target == params.target)]
+
+    def touches(self, params: CleanupParams, ctx: StepContext) -> list[Any]:
+        """Without a target it deletes where earlier steps created: their subscriptions and regions."""
+        return list(dict.fromkeys(CloudAccess("azure", r.account, r.region) for r in self._ours(params, ctx)))
 
     def plan(self, params: CleanupParams, ctx: StepContext) -> dict[str, Any]:
         ours = self._ours(params, ctx)

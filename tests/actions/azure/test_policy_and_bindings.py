@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from runbooks.actions import get_action, parse_params
+from runbooks.actions import CreatedResource, get_action, parse_params
 from runbooks.actions.policy import CloudAccess, PolicyRefused, WorkerPolicy
 from runbooks.actions.registry import load_families
 from runbooks.services import import_runbooks
 from runbooks.yaml_format import RunbookFormatError
-from tests.actions.azure.conftest import EXAMPLES, example, targets
+from tests.actions.azure.conftest import EXAMPLES, context, example, targets
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -44,6 +44,15 @@ def test_the_worker_policy_allows_listed_subscriptions_and_regions_only(tmp_path
         one_region.check_all(accesses)
     with pytest.raises(PolicyRefused, match=r"cloud\.azure is not set"):
         policy(tmp_path, "network: [127.0.0.1]\n").check_all(accesses)
+
+
+def test_a_cleanup_step_acts_where_the_drill_created_its_databases():
+    created = tuple(CreatedResource("azure", "sql-database", f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg/providers/"
+                                    f"Microsoft.Sql/servers/s/databases/{name}", target="db", region="westeurope",
+                                    account=SUBSCRIPTION) for name in ("a", "b"))
+    cleanup = get_action("azure.cleanup")
+    assert cleanup.touches(parse_params(cleanup.Params, {}), context(created=created)) == [
+        CloudAccess("azure", SUBSCRIPTION, "westeurope")]
 
 
 def test_bad_bindings_are_refused_at_import_naming_each_field(db):
