@@ -129,30 +129,50 @@ def measure_rpo(drill: Drill, runs: list[StepRun], marks: dict[str, tuple[dateti
     target = drill.rpo_target_seconds
     canary = CanaryRun.objects.filter(drill=drill).first()
     outage = marks.get("outage_start")
-    recorded = [run for run in runs if isinstance((run.evidence or {}).get("rpo_seconds"), (int, float))]
+    recorded = rpo_figures_recorded_by_steps(runs, outage[0] if outage else None, target)
     if canary is not None and outage is not None:
-        return _beside_step_figures(_rpo_from_canary(drill, canary, outage[0], target), recorded)
+        return beside_step_figures(_rpo_from_canary(drill, canary, outage[0], target), recorded)
     if recorded:
-        run = recorded[-1]
-        return MeasurementResult("rpo", float(run.evidence["rpo_seconds"]), target,
-                                 run.evidence.get("rpo_method", f"recorded by step “{run.step.name}”"),
-                                 {"step": run.step.name, **run.evidence})
+        return recorded[-1]
     reason = "the runbook has no canary and no step recorded an RPO" if canary is None else "no step marked outage_start"
     return MeasurementResult("rpo", None, target, "not measured", {"reason": reason})
 
 
-def _beside_step_figures(result: MeasurementResult, recorded: list[StepRun]) -> MeasurementResult:
+def rpo_figures_recorded_by_steps(runs: list[StepRun], outage_at: datetime | None,
+                                  target: float) -> list[MeasurementResult]:
+    """The figures steps recorded (a cloud provider's facts), in step order: ``rpo_seconds`` as is, or
+    ``rpo_recovered_to`` (the point in time the recovered copy holds, e.g. a point-in-time restore's)
+    taken against outage_start."""
+    figures = []
+    for run in runs:
+        evidence = run.evidence or {}
+        method = evidence.get("rpo_method", f"recorded by step “{run.step.name}”")
+        if isinstance(evidence.get("rpo_seconds"), (int, float)):
+            figures.append(MeasurementResult("rpo", float(evidence["rpo_seconds"]), target, method,
+                                             {"step": run.step.name, **evidence}))
+        elif evidence.get("rpo_recovered_to") and outage_at is not None:
+            recovered_to = datetime.fromisoformat(evidence["rpo_recovered_to"])
+            figures.append(MeasurementResult("rpo", max((outage_at - recovered_to).total_seconds(), 0.0), target, method, {
+                "step": run.step.name, **evidence, "clock": clock_description(), "outage_start": outage_at.isoformat(),
+                # Restored to after the outage began: nothing written before it is lost, but the
+                # copy may hold what the outage did (a corruption, a bad deployment's writes).
+                "recovered_to_after_outage_start": recovered_to > outage_at,
+            }))
+    return figures
+
+
+def beside_step_figures(result: MeasurementResult, recorded: list[MeasurementResult]) -> MeasurementResult:
     """The canary's figure wins, but what steps recorded (a provider's restore metadata) is kept
     beside it, and a gap wider than both figures' bounds is flagged: one of them is wrong."""
     if not recorded:
         return result
     figures = []
-    for run in recorded:
-        figure: dict[str, Any] = {"step": run.step.name, "rpo_seconds": float(run.evidence["rpo_seconds"]),
-                                  "rpo_method": run.evidence.get("rpo_method", "")}
-        if result.value_seconds is not None:
-            gap = abs(figure["rpo_seconds"] - result.value_seconds)
-            allowed = (result.error_bound_seconds or 0.0) + float(run.evidence.get("rpo_error_bound_seconds") or 0.0)
+    for step in recorded:
+        figure: dict[str, Any] = {"step": step.evidence.get("step"), "rpo_seconds": step.value_seconds,
+                                  "rpo_method": step.method}
+        if result.value_seconds is not None and step.value_seconds is not None:
+            gap = abs(step.value_seconds - result.value_seconds)
+            allowed = (result.error_bound_seconds or 0.0) + float(step.evidence.get("rpo_error_bound_seconds") or 0.0)
             figure.update(differs_by_seconds=round(gap, 3), disagrees=gap > allowed)
         figures.append(figure)
     result.evidence["step_figures"] = figures
