@@ -1,8 +1,7 @@
 from django.contrib import admin
 
-from .read_only_admin import ReadOnlyAdmin
-
 from .models import AuditEntry
+from .read_only_admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEntry)

@@ -1,15 +1,23 @@
-"""Writing, verifying and exporting the audit trail."""
+"""Writing, verifying and exporting the audit trail.
+
+Each entry carries an HMAC-SHA-256 of its content and of the MAC of the entry before it, keyed with
+``AUDIT_KEY``, which lives in the environment, not in the database: whoever can rewrite rows cannot
+recompute the chain. Dropping the newest entries leaves a valid chain, so the newest entry's number
+and MAC are also written outside the database (anchors, audit/anchors.py); ``verify`` against an
+anchor finds them missing."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -35,6 +43,11 @@ def _actor(actor: Any) -> tuple[int | None, str]:
     return None, "anonymous"
 
 
+def key_id() -> str:
+    """Names the key (not the key itself), so a verifier can tell a wrong key from tampering."""
+    return hashlib.sha256(settings.AUDIT_KEY.encode()).hexdigest()[:12]
+
+
 def entry_digest(entry: AuditEntry) -> str:
     payload = {
         "at": entry.at.isoformat(), "actor_id": entry.actor_id, "actor_name": entry.actor_name, "action": entry.action,
@@ -43,7 +56,7 @@ def entry_digest(entry: AuditEntry) -> str:
         "source": entry.source, "user_agent": entry.user_agent, "prev_hash": entry.prev_hash,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(settings.AUDIT_KEY.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def record(action: str, *, actor: Any, obj: Any = None, drill_id: int | None = None, summary: str = "",
@@ -80,19 +93,44 @@ class ChainProblem:
     message: str
 
 
-def verify_chain(entries: Iterable[AuditEntry] | None = None) -> tuple[int, list[ChainProblem]]:
-    """Recompute every hash and link. Returns (entries checked, problems)."""
+def verify_chain(entries: Iterable[AuditEntry] | None = None,
+                 anchors: list[dict[str, Any]] | None = None) -> tuple[int, list[ChainProblem]]:
+    """Recompute every MAC and link, and check each anchor (an entry number and MAC written outside
+    the database) against the trail. Returns (entries checked, problems)."""
     problems: list[ChainProblem] = []
     previous = GENESIS_HASH
     checked = 0
+    macs: dict[int, str] = {}
     for entry in entries if entries is not None else AuditEntry.objects.order_by("id").iterator(chunk_size=2000):
         checked += 1
         if entry.prev_hash != previous:
             problems.append(ChainProblem(entry.pk, "does not link to the entry before it (an entry was removed or reordered)"))
         if entry_digest(entry) != entry.entry_hash:
-            problems.append(ChainProblem(entry.pk, "its content no longer matches its hash (it was edited)"))
+            problems.append(ChainProblem(entry.pk, "its content no longer matches its MAC (it was edited, or the "
+                                                   "trail was written with another audit key)"))
         previous = entry.entry_hash
+        macs[entry.pk] = entry.entry_hash
+    newest = max(macs) if macs else 0
+    for anchor in anchors or []:
+        number, mac = int(anchor["entry"]), str(anchor["mac"])
+        if number > newest:
+            problems.append(ChainProblem(number, f"the anchor of {anchor.get('at', '?')} names entry {number}, but the "
+                                                 f"trail ends at entry {newest}: its newest entries were removed"))
+        elif number not in macs:
+            problems.append(ChainProblem(number, f"the anchor of {anchor.get('at', '?')} names entry {number}, which is "
+                                                 "missing from the trail"))
+        elif not hmac.compare_digest(macs[number], mac):
+            problems.append(ChainProblem(number, f"its MAC differs from the anchor of {anchor.get('at', '?')}: the "
+                                                 "trail up to it was rewritten"))
     return checked, problems
+
+
+def anchor_now() -> dict[str, Any] | None:
+    """The newest entry's number and MAC, to be kept outside the database."""
+    newest = AuditEntry.objects.order_by("-id").values("id", "entry_hash").first()
+    if newest is None:
+        return None
+    return {"entry": newest["id"], "mac": newest["entry_hash"], "key_id": key_id(), "at": timezone.now().isoformat()}
 
 
 def filtered_entries(*, actor: str = "", action: str = "", drill_id: int | None = None,

@@ -32,17 +32,31 @@ DEBUG = env_bool("DRDRILL_DEBUG", False)
 DATA_DIR = Path(os.environ.get("DRDRILL_DATA_DIR", BASE_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-SECRET_KEY = os.environ.get("DRDRILL_SECRET_KEY", "")
-if not SECRET_KEY:
-    # A key generated once per data folder: sessions survive restarts of the embedded app without
-    # anyone having to invent a secret, and no key is ever committed.
-    key_file = DATA_DIR / "secret_key"
+def key_from_environment_or_data_folder(variable: str, file_name: str) -> str:
+    """A secret from the environment (production), or generated once into the data folder (the
+    embedded run: sessions and the audit chain survive restarts, no key is ever committed)."""
+    value = os.environ.get(variable, "")
+    if value:
+        return value
+    key_file = DATA_DIR / file_name
     if not key_file.exists():
         import secrets
 
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = key_from_environment_or_data_folder("DRDRILL_SECRET_KEY", "secret_key")
+# The key of the audit trail's HMAC chain (audit/services.py). Kept out of the database, so whoever
+# can rewrite the database cannot recompute the chain. Production sets it in the environment.
+AUDIT_KEY = key_from_environment_or_data_folder("DRDRILL_AUDIT_KEY", "audit_key")
+# Where `manage.py audit anchor` and beat write the newest entry's number and MAC, outside the
+# database: file:///path, syslog:// or an https:// webhook. Empty: no anchors.
+AUDIT_ANCHOR = os.environ.get("DRDRILL_AUDIT_ANCHOR", "")
+AUDIT_ANCHOR_MINUTES = env_float("DRDRILL_AUDIT_ANCHOR_MINUTES", 5.0)
+# X-Forwarded-For is believed only from these proxies (addresses or networks), never from clients.
+TRUSTED_PROXIES = [p.strip() for p in os.environ.get("DRDRILL_TRUSTED_PROXIES", "").split(",") if p.strip()]
 
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DRDRILL_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("DRDRILL_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
@@ -271,6 +285,8 @@ CELERY_BEAT_SCHEDULE = {
     # Issues (archives) the quarterly report once a quarter has ended; a no-op once it is archived.
     "archive-ended-quarter": {"task": "programme.tasks.archive_ended_quarter",
                               "schedule": env_float("DRDRILL_REPORT_ARCHIVE_SECONDS", 3600.0)},
+    # Writes the audit trail's newest entry and MAC outside the database (a no-op without a sink).
+    "anchor-audit-trail": {"task": "audit.tasks.anchor_audit_trail", "schedule": AUDIT_ANCHOR_MINUTES * 60},
 }
 # A system is "due soon" this many days before a drill is due (the dashboard's horizon).
 DRDRILL_DUE_SOON_DAYS = int(os.environ.get("DRDRILL_DUE_SOON_DAYS", "30"))

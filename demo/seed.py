@@ -26,7 +26,8 @@ def demo_url(port: int) -> str:
     return os.environ.get("DRDRILL_DEMO_URL", f"http://127.0.0.1:{port}")
 
 
-def seed(*, admin_username: str = "admin", admin_password: str | None = None) -> tuple[ImportReport, str | None, EstateReport]:
+def seed(*, admin_username: str = "admin", admin_password: str | None = None,
+         create_admin: bool = True) -> tuple[ImportReport, str | None, EstateReport]:
     """Idempotent: running it again changes nothing, and it only creates what is missing. Returns the
     import report, the admin user's password when it was created, and what the estate added."""
     db_path, port = demo_paths()
@@ -49,7 +50,7 @@ systems:
     report = import_runbooks(sources=sources)
     created_password = None
     users = get_user_model().objects
-    if not users.filter(username=admin_username).exists():
+    if create_admin and not users.filter(username=admin_username).exists():
         created_password = admin_password or os.environ.get("DRDRILL_ADMIN_PASSWORD", "drdrill-demo")
         users.create_superuser(admin_username, email="", password=created_password)
     # The demo estate: a programme worth looking at on first start (docs/programme.md#the-demo).

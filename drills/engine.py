@@ -48,12 +48,16 @@ from . import canary, resources
 from .clock import db_now
 from .measurement import measure_drill
 from .models import Drill, EventKind, Measurement, StepRun
-from .redaction import redact, secret_values
+from .redaction import redact, secret_values, shorten
 from .signals import drill_ended
 from .timeline import record_event, send, step_label
 from .worker_policy import worker_policy
 
 log = logging.getLogger("drdrill.engine")
+
+# What a step's error and the texts in its evidence are cut to, after redaction.
+ERROR_CHARS = 2000
+EVIDENCE_TEXT_CHARS = 1000
 
 ACTIVE_STEP_STATUSES = (StepRun.Status.PENDING, StepRun.Status.RUNNING, StepRun.Status.POLLING, StepRun.Status.WAITING)
 
@@ -260,14 +264,13 @@ def execute(step_run_id: int) -> None:
 
 
 def redact_outcome(outcome: Outcome | Failure, targets: dict[str, Any]) -> Outcome | Failure:
-    """Whatever an action echoed back is stored without the secrets it may contain."""
+    """Whatever an action echoed back is stored without the secrets it may contain, and only then
+    shortened: cutting first could leave a secret's first characters on the page."""
     secrets = secret_values(targets)
-    if not secrets:
-        return outcome
     if isinstance(outcome, Failure):
-        return Failure(redact(outcome.message, secrets))
+        return Failure(shorten(redact(outcome.message, secrets), ERROR_CHARS))
     if isinstance(outcome, (Done, PollAgain)):
-        return dataclasses.replace(outcome, evidence=redact(outcome.evidence, secrets))
+        return dataclasses.replace(outcome, evidence=shorten(redact(outcome.evidence, secrets), EVIDENCE_TEXT_CHARS))
     return outcome
 
 

@@ -16,7 +16,7 @@ from runbooks.actions import ActionFailed, get_action
 
 from .canary import writer_for
 from .clock import clock_description
-from .models import CanaryRun, CanaryWrite, Drill, Measurement, StepRun, marks_of
+from .models import CanaryRun, CanaryWrite, Drill, StepRun, marks_of
 
 PHASE_ORDER = ("people", "recover", "verify")
 
@@ -189,7 +189,6 @@ def _rpo_from_canary(drill: Drill, canary: CanaryRun, outage_at: datetime, targe
     written = before_outage.count()
     last_written = before_outage.order_by("-seq").first()
     first_written = before_outage.order_by("seq").first()
-    binding = drill.targets.get(canary.target, {})
     evidence: dict[str, Any] = {
         "clock": clock_description(),
         "canary_target": canary.target,

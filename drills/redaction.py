@@ -37,6 +37,17 @@ def secret_values(targets: dict[str, dict[str, Any]] | None = None, extra_names:
     return found
 
 
+def shorten(value: Any, limit: int) -> Any:
+    """Every text in ``value`` cut to ``limit`` characters (call after ``redact``, never before)."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    if isinstance(value, dict):
+        return {key: shorten(item, limit) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [shorten(item, limit) for item in value]
+    return value
+
+
 def redact(value: Any, secrets: dict[str, str]) -> Any:
     if not secrets:
         return value

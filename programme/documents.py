@@ -14,8 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from runbooks.models import System
-
 from .charts import overview_chart, trend_chart
 from .report import QuarterlyReport, TrendPoint
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+# Nothing in a drill is planned beyond a year: a larger figure is a typo, and would overflow the
+# date arithmetic of the engine (a step timeout of 1e300 s wedged a drill).
+MAX_SECONDS = 366 * 86400
 
 
 def parse_duration(value: object) -> float:
@@ -25,8 +29,10 @@ def parse_duration(value: object) -> float:
             raise ValueError(f"{hint}, got {value!r}")
     else:
         raise ValueError(f"{hint}, got {value!r}")
-    if seconds <= 0:
+    if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"{hint}, got {value!r}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"at most a year ({MAX_SECONDS} s), got {value!r}")
     return seconds
 
 

@@ -208,3 +208,31 @@ class ScenarioVersion(ImmutableModel):
     def injects(self) -> list[dict]:
         """Each inject: key, title, message and ``at_seconds`` (None: released by the facilitator)."""
         return list(self.spec.get("injects", []))
+
+
+class EnvironmentChange(models.Model):
+    """Moving a system out of production drops its typed-name check and its second-person approval
+    for live drills, so it is itself a four-eyes change: one administrator asks (by importing the
+    system with another environment), another decides. The system stays in production until then."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "Awaiting a second administrator"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="environment_changes")
+    from_environment = models.CharField(max_length=20, choices=Environment.choices)
+    to_environment = models.CharField(max_length=20, choices=Environment.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.system.slug}: {self.from_environment} → {self.to_environment} ({self.decision})"

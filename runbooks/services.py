@@ -8,12 +8,14 @@ from typing import Any
 
 import yaml
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
+from django.utils import timezone
 
-from accounts.roles import Capability, check
+from accounts.roles import Capability, check, user_can
 from audit.services import record
 
-from .models import Runbook, RunbookVersion, Scenario, ScenarioVersion, Step, System
+from .models import Environment, EnvironmentChange, Runbook, RunbookVersion, Scenario, ScenarioVersion, Step, System
 from .yaml_format import (
     FormatProblem,
     RunbookFormatError,
@@ -34,6 +36,8 @@ class ImportReport:
     runbooks_unchanged: list[str] = field(default_factory=list)
     scenario_versions_created: list[str] = field(default_factory=list)
     scenarios_unchanged: list[str] = field(default_factory=list)
+    # Moves out of production, held until a second administrator decides (EnvironmentChange).
+    environment_changes_pending: list[str] = field(default_factory=list)
     # The versions this import created, for a caller that shows the one it made (the editor).
     created: list[RunbookVersion] = field(default_factory=list)
 
@@ -43,7 +47,8 @@ class ImportReport:
                              ("systems unchanged", self.systems_unchanged), ("new runbook versions", self.versions_created),
                              ("runbooks unchanged", self.runbooks_unchanged),
                              ("new scenario versions", self.scenario_versions_created),
-                             ("scenarios unchanged", self.scenarios_unchanged)):
+                             ("scenarios unchanged", self.scenarios_unchanged),
+                             ("awaiting a second administrator", self.environment_changes_pending)):
             if items:
                 parts.append(f"{label}: {', '.join(items)}")
         return "; ".join(parts) or "nothing to import"
@@ -74,6 +79,8 @@ def import_runbooks(*, sources: list[tuple[str, str]], user: AbstractBaseUser | 
     if user is not None:
         check(user, Capability.COORDINATE, "import runbooks")
     batch = parse_documents(sources)
+    if user is not None and not user_can(user, Capability.ADMINISTER):
+        _refuse_inventory_changes(batch, user)
     report = ImportReport()
     with transaction.atomic():
         systems: dict[str, System] = {}
@@ -89,9 +96,40 @@ def import_runbooks(*, sources: list[tuple[str, str]], user: AbstractBaseUser | 
     return report
 
 
+SYSTEM_FIELDS = ("name", "description", "owner", "environment", "tier", "rto_target_seconds", "rpo_target_seconds",
+                 "targets")
+
+
+def system_changes(spec: dict[str, Any], system: System | None) -> list[str]:
+    """The fields of a stored system an imported definition would change (all, for a new one)."""
+    if system is None:
+        return ["a new system"]
+    changed = [k for k in SYSTEM_FIELDS if getattr(system, k) != spec[k]]
+    if sorted(spec["depends_on"]) != sorted(d.slug for d in system.dependencies.all()):
+        changed.append("depends_on")
+    return changed
+
+
+def _refuse_inventory_changes(batch: Any, user: AbstractBaseUser) -> None:
+    """The inventory (systems, their environment and their target bindings: what a step may touch)
+    is an administrator's; a coordinator's import may carry system definitions only unchanged, as
+    an export does."""
+    stored = {s.slug: s for s in System.objects.filter(slug__in=[spec["slug"] for spec in batch.systems])
+              .prefetch_related("dependencies")}
+    problems = []
+    for spec in batch.systems:
+        changes = system_changes(spec, stored.get(spec["slug"]))
+        if changes:
+            problems.append(FormatProblem(spec["_source"], f"system {spec['slug']!r}",
+                                          f"{user.get_username()} may not change systems ({', '.join(changes)}): systems, "
+                                          "their environment and their target bindings are changed by an administrator. "
+                                          "Import the runbooks alone, or ask an administrator to import this file."))
+    if problems:
+        raise RunbookFormatError(problems)
+
+
 def _upsert_system(spec: dict[str, Any], report: ImportReport, user: AbstractBaseUser | None) -> System:
-    fields = {k: spec[k] for k in ("name", "description", "owner", "environment", "tier", "rto_target_seconds",
-                                   "rpo_target_seconds", "targets")}
+    fields = {k: spec[k] for k in SYSTEM_FIELDS}
     system = System.objects.filter(slug=spec["slug"]).first()
     if system is None:
         system = System.objects.create(slug=spec["slug"], **fields)
@@ -99,6 +137,8 @@ def _upsert_system(spec: dict[str, Any], report: ImportReport, user: AbstractBas
         record("system.created", actor=user, obj=system, after=fields, summary=f"created system {system.slug}")
         return system
     changed = {k: v for k, v in fields.items() if getattr(system, k) != v}
+    if system.is_production and changed.get("environment", Environment.PRODUCTION) != Environment.PRODUCTION:
+        _request_move_out_of_production(system, changed.pop("environment"), report, user)
     if changed:
         before = {k: getattr(system, k) for k in changed}
         for k, v in changed.items():
@@ -110,6 +150,45 @@ def _upsert_system(spec: dict[str, Any], report: ImportReport, user: AbstractBas
     else:
         report.systems_unchanged.append(system.slug)
     return system
+
+
+def _request_move_out_of_production(system: System, to: str, report: ImportReport, user: AbstractBaseUser | None) -> None:
+    pending = system.environment_changes.filter(decision=EnvironmentChange.Decision.PENDING, to_environment=to).first()
+    if pending is None:
+        pending = EnvironmentChange.objects.create(system=system, from_environment=system.environment, to_environment=to,
+                                                   requested_by=user if user is not None and user.is_authenticated else None)
+        record("system.environment_change_requested", actor=user, obj=system,
+               before={"environment": system.environment}, after={"environment": to},
+               summary=f"asked to move {system.slug} out of production ({to}); a second administrator decides")
+    report.environment_changes_pending.append(f"{system.slug} → {to}")
+
+
+def decide_environment_change(*, change: EnvironmentChange, user: AbstractBaseUser, approve: bool, comment: str) -> None:
+    """The second administrator's decision on moving a system out of production."""
+    check(user, Capability.ADMINISTER, "decide environment changes")
+    if not comment.strip():
+        raise PermissionDenied("Write a comment: the decision is recorded with its reason.")
+    if change.requested_by_id == user.pk:
+        raise PermissionDenied("You asked for this change: another administrator must decide it (four eyes).")
+    with transaction.atomic():
+        decided = EnvironmentChange.objects.filter(pk=change.pk, decision=EnvironmentChange.Decision.PENDING).update(
+            decision=EnvironmentChange.Decision.APPROVED if approve else EnvironmentChange.Decision.REJECTED,
+            decided_by=user, decided_at=timezone.now(), comment=comment)
+        if not decided:
+            raise PermissionDenied("This change has already been decided.")
+        system = System.objects.select_for_update().get(pk=change.system_id)
+        if approve:
+            before = system.environment
+            system.environment = change.to_environment
+            system.save(update_fields=["environment", "updated_at"])
+            record("system.environment_changed", actor=user, obj=system, before={"environment": before},
+                   after={"environment": change.to_environment},
+                   summary=f"moved {system.slug} from {before} to {change.to_environment}, asked by "
+                           f"{change.requested_by or 'an import'}: {comment}")
+        else:
+            record("system.environment_change_rejected", actor=user, obj=system,
+                   after={"environment": system.environment},
+                   summary=f"kept {system.slug} in {system.environment} (asked: {change.to_environment}): {comment}")
 
 
 def _import_runbook(parsed: dict[str, Any], user: AbstractBaseUser | None, report: ImportReport) -> None:

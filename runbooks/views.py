@@ -5,19 +5,21 @@ its drill history as an htmx partial served by drills, so planning never reads w
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Capability, requires
+
 from . import editing, services
 from .actions import ActionFailed, ParamError, get_action, parse_params
 from .diffs import version_diff
 from .forms import RunbookImportForm
-from .models import Runbook, System
+from .models import EnvironmentChange, Runbook, System
 from .yaml_format import RunbookFormatError
 
 # Lists are paged: a company has thousands of systems, and a page renders what a person reads.
@@ -39,8 +41,24 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
     system = get_object_or_404(System.objects.prefetch_related("dependencies", "dependents", "runbooks"), slug=slug)
     return render(request, "runbooks/system_detail.html", {
         "system": system,
+        "environment_changes": list(system.environment_changes.filter(decision=EnvironmentChange.Decision.PENDING)
+                                    .select_related("requested_by")),
         "targets": services.targets_for_display(system),
     })
+
+
+@require_POST
+@requires(Capability.ADMINISTER)
+def environment_change_decide(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    change = get_object_or_404(EnvironmentChange, pk=pk, system__slug=slug)
+    try:
+        services.decide_environment_change(change=change, user=request.user, approve=request.POST.get("decision") == "approve",
+                                           comment=request.POST.get("comment", ""))
+    except PermissionDenied as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, "Decision recorded.")
+    return redirect("runbooks:system_detail", slug=slug)
 
 
 @require_GET

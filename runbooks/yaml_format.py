@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from . import strict_yaml
 from .actions import ParamError, action_names, binding_problems, canary_kinds, get_action, is_known_action, parse_params
 from .durations import parse_duration
 from .models import TIER_DEFAULTS, DrillKind, Environment, System
@@ -89,7 +90,10 @@ def parse_documents(sources: list[tuple[str, str]]) -> ParsedBatch:
     batch = ParsedBatch()
     for source, text in sources:
         try:
-            document = yaml.safe_load(text)
+            document = strict_yaml.load(text)
+        except strict_yaml.StrictYamlError as error:
+            problems.append(FormatProblem(source, error.where, str(error)))
+            continue
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -120,6 +124,7 @@ def parse_documents(sources: list[tuple[str, str]]) -> ParsedBatch:
             spec = _parse_scenario(source, i, raw, problems)
             if spec:
                 batch.scenarios.append({**spec, "_source": source})
+    _check_unique_slugs(batch, problems)
     _check_cross_references(batch, problems)
     if problems:
         raise RunbookFormatError(problems)
@@ -380,6 +385,20 @@ def _parse_scenario(source: str, index: int, raw: Any, problems: list[FormatProb
         return None
     return {"slug": slug, "title": str(raw.get("title") or slug), "system": system,
             "description": str(raw.get("description", "")), "injects": injects}
+
+
+def _check_unique_slugs(batch: ParsedBatch, problems: list[FormatProblem]) -> None:
+    """The same slug twice in one import would silently keep the last definition."""
+    for kind, items in (("system", batch.systems), ("runbook", batch.runbooks), ("scenario", batch.scenarios)):
+        first_seen: dict[str, str] = {}
+        for item in items:
+            slug = item["slug"]
+            if slug in first_seen:
+                problems.append(FormatProblem(item["_source"], f"{kind} {slug!r}",
+                                              f"slug: defined twice in this import (first in {first_seen[slug]}); "
+                                              f"each {kind} is defined once"))
+            else:
+                first_seen[slug] = item["_source"]
 
 
 def _check_cross_references(batch: ParsedBatch, problems: list[FormatProblem]) -> None:

@@ -10,6 +10,7 @@ worker died mid-call, so it checks the real state before acting (see docs/action
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -169,6 +170,9 @@ class Action(Generic[P]):
 
 # --- typed parameter parsing --------------------------------------------------------------------
 
+# A year in seconds: no timeout, interval or count in a drill is larger (and larger ones overflow).
+MAX_NUMBER = 366 * 86400
+
 def parse_params(schema: type, raw: object) -> Any:
     """Build ``schema`` (a dataclass) from YAML data, or raise ParamError naming the field."""
     if raw is None:
@@ -217,14 +221,20 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ParamError(name, f"must be a whole number, got {value!r}")
+        if abs(value) > MAX_NUMBER:
+            raise ParamError(name, f"must be at most {MAX_NUMBER:g}, got {value!r}")
         return value
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ParamError(name, f"must be a number, got {value!r}")
+        if abs(value) > MAX_NUMBER:
+            raise ParamError(name, f"must be at most {MAX_NUMBER:g}, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str) or not value.strip():
             raise ParamError(name, f"must be a non-empty text, got {value!r}")
+        if "\x00" in value:
+            raise ParamError(name, "must not contain a NUL character")
         return value
     return value
 

@@ -10,9 +10,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts.roles import ROLE_CAPABILITIES, Capability, Role
 from drills.models import Drill, StepRun
 from runbooks.models import Runbook
-from tests.support.scenarios import orders_system_yaml
 from tests.support.roles import user_with_role
 from tests.support.scenarios import backup_restore_runbook_yaml as runbook_yaml
+from tests.support.scenarios import orders_system_yaml
 
 # URLs anyone may reach, each with the reason.
 PUBLIC = {
@@ -140,3 +140,19 @@ def test_the_cli_refuses_a_user_without_the_coordinator_role(world):
     with pytest.raises(CommandError, match="coordinate"):
         call_command("drill", "run", world["slug"], "--dry-run", "--user", "pat")
     assert Drill.objects.count() == 1
+
+
+@pytest.mark.parametrize("role, may_change_systems", [(Role.COORDINATOR, False), (Role.ADMIN, True)])
+def test_only_an_administrator_changes_the_inventory_through_an_import(db, orders_db, role, may_change_systems):
+    """Coordinators import runbooks; systems, environments and bindings are an administrator's."""
+    from runbooks.models import System
+
+    user_with_role("first-admin", Role.ADMIN.value)
+    client = Client()
+    client.force_login(user_with_role(f"a-{role.value}", role.value))
+    response = client.post("/runbooks/import/", {"text": orders_system_yaml(orders_db, "http://127.0.0.1:9") + runbook_yaml()})
+    created = System.objects.filter(slug="orders").exists()
+    assert created is may_change_systems
+    if not may_change_systems:
+        assert response.status_code == 400
+        assert "may not change systems" in response.content.decode()

@@ -9,14 +9,21 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 
 from accounts.roles import Role
-from drills.services import DrillActionRefused
 from drills.models import Approval, Drill, StepRun
-from drills.services import (approve_start, approve_step, confirm_step, drill_start, reject_start, reject_step,
-                             skip_step)
+from drills.services import (
+    DrillActionRefused,
+    approve_start,
+    approve_step,
+    confirm_step,
+    drill_start,
+    reject_start,
+    reject_step,
+    skip_step,
+)
 from runbooks.models import Runbook
-from tests.support.waiting import wait_for_drill
 from tests.support.roles import user_with_role
 from tests.support.scenarios import system_and_runbook
+from tests.support.waiting import wait_for_drill
 
 pytestmark = pytest.mark.worker
 

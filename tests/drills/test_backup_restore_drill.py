@@ -15,10 +15,6 @@ from tests.support.waiting import wait_for_drill
 pytestmark = pytest.mark.worker
 
 
-def runbook_yaml() -> str:
-    return EXAMPLE.read_text().replace("system: demo-orders", "system: orders")
-
-
 def test_backup_restore_drill_measures_rto_and_rpo_from_the_canary(worker, import_yaml, start_drill, orders_db, orders_service):
     import_yaml(orders_system_yaml(orders_db, orders_service), backup_restore_runbook_yaml())
 

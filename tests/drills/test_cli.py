@@ -8,9 +8,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.support.scenarios import orders_system_yaml
 from tests.support.scenarios import backup_restore_runbook_yaml as runbook_yaml
-from tests.support.scenarios import system_and_runbook
+from tests.support.scenarios import orders_system_yaml, system_and_runbook
 
 pytestmark = pytest.mark.worker
 

@@ -26,17 +26,17 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from django.db.models import Q
 from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 
 from drills.clock import db_now
 from drills.models import Drill, DrillEvent, StepRun
-from tests.support.waiting import wait_for_drill, wait_until
-from tests.support.workers import ROOT, WorkerPool
 from tests.support.http_service import ControlledService
 from tests.support.scenarios import system_and_runbook
+from tests.support.waiting import wait_for_drill, wait_until
+from tests.support.workers import ROOT, WorkerPool
 
 pytestmark = pytest.mark.worker
 

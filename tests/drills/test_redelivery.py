@@ -10,8 +10,8 @@ import pytest
 from celery import current_app
 
 from drills.models import Drill, DrillEvent, StepRun
-from tests.support.waiting import wait_for_drill, wait_until
 from tests.support.scenarios import system_and_runbook
+from tests.support.waiting import wait_for_drill, wait_until
 
 pytestmark = pytest.mark.worker
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from drills.models import Drill
-from tests.support.waiting import wait_for_drill
 from tests.support.scenarios import system_and_runbook
+from tests.support.waiting import wait_for_drill
 
 pytestmark = pytest.mark.worker
 

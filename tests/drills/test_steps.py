@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from drills.services import DrillActionRefused
 from drills.models import Drill, DrillEvent, StepRun
-from drills.services import abort_drill, confirm_step, retry_step, skip_step
+from drills.services import DrillActionRefused, abort_drill, confirm_step, retry_step, skip_step
 from tests.support.scenarios import orders_system_yaml, system_and_runbook
 from tests.support.waiting import wait_for_drill, wait_until
 

@@ -18,10 +18,22 @@ from audit.models import AuditEntry
 from drills.evidence_pack import drill_summary
 from drills.models import Drill, DrillEvent, EventKind, Measurement, Presence, StepRun
 from drills.services import DrillActionRefused, abort_drill, confirm_step, drill_start, skip_step
-from drills.tabletop import TabletopRefused, end_tabletop, mark_item, release_due_injects, release_inject, start_tabletop
+from drills.tabletop import (
+    TabletopRefused,
+    end_tabletop,
+    mark_item,
+    release_due_injects,
+    release_inject,
+    start_tabletop,
+)
 from runbooks.models import Runbook, ScenarioVersion
 from tests.support.roles import user_with_role
-from tests.support.scenarios import backup_restore_runbook_yaml, orders_system_yaml, region_lost_scenario_yaml, tabletop_runbook_yaml
+from tests.support.scenarios import (
+    backup_restore_runbook_yaml,
+    orders_system_yaml,
+    region_lost_scenario_yaml,
+    tabletop_runbook_yaml,
+)
 
 
 def version_of(slug: str):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.scenarios import orders_system_yaml
 from tests.support.roles import PASSWORD
 from tests.support.scenarios import backup_restore_runbook_yaml as runbook_yaml
+from tests.support.scenarios import orders_system_yaml
 
 pytestmark = [pytest.mark.worker, pytest.mark.browser]
 

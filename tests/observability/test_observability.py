@@ -14,10 +14,10 @@ from django.test import Client
 from accounts.roles import Role
 from drills.models import Drill
 from observability.tracing import trace_id_for_drill
-from tests.support.scenarios import orders_system_yaml
-from tests.support.waiting import wait_for_drill
 from tests.support.roles import user_with_role
 from tests.support.scenarios import backup_restore_runbook_yaml as runbook_yaml
+from tests.support.scenarios import orders_system_yaml
+from tests.support.waiting import wait_for_drill
 
 pytestmark = pytest.mark.worker
 TOKEN = "metrics-token-0f9e8d7c"

@@ -6,11 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
-
-import tempfile
 
 import yaml
 from django.db import connection
@@ -85,5 +84,9 @@ def write_test_policy(path: Path) -> Path:
         "programs": {"bin_dirs": [os.environ.get("DRDRILL_TEST_PG_BIN", "/usr/lib/postgresql/15/bin")],
                      "os_users": ["postgres"]},
         "environment": ["ORDERS_API_TOKEN", "DRDRILL_TEST_PG_*"],
+        # The accounts the cloud tests act in: moto's default account (and one whose credentials the
+        # worker lacks, to show that check too), the ARM fake's subscription.
+        "cloud": {"aws": {"accounts": ["123456789012", "210987654321"], "regions": ["*"]},
+                  "azure": {"subscriptions": ["00000000-0000-0000-0000-000000000000"], "regions": ["*"]}},
     }))
     return path

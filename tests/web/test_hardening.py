@@ -16,11 +16,10 @@ from django.test import Client
 
 from accounts.roles import Role
 from drills.models import Drill
-from tests.support.scenarios import ORDERS_TOKEN, ORDERS_TOKEN_VARIABLE
+from tests.support.roles import PASSWORD, user_with_role
+from tests.support.scenarios import ORDERS_TOKEN, ORDERS_TOKEN_VARIABLE, system_and_runbook
 from tests.support.waiting import wait_for_drill
 from tests.support.workers import ROOT
-from tests.support.roles import PASSWORD, user_with_role
-from tests.support.scenarios import system_and_runbook
 
 
 def test_check_deploy_with_production_settings_prints_no_warnings(tmp_path):

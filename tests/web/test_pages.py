@@ -9,10 +9,9 @@ from django.test import Client
 
 from drills.models import Drill, StepRun
 from runbooks.models import Runbook, RunbookVersion, System
-from tests.support.scenarios import orders_system_yaml
-from tests.support.waiting import wait_for_drill
 from tests.support.scenarios import backup_restore_runbook_yaml as runbook_yaml
-from tests.support.scenarios import system_and_runbook
+from tests.support.scenarios import orders_system_yaml, system_and_runbook
+from tests.support.waiting import wait_for_drill
 
 PAGES = ["/", "/systems/", "/runbooks/", "/drills/"]
 

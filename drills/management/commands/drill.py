@@ -18,9 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.context import audit_origin
-
-from drills.models import Drill
 from drills.evidence_pack import drill_summary
+from drills.models import Drill
 from drills.services import DrillActionRefused, drill_start
 from runbooks.models import Runbook
 

@@ -19,7 +19,17 @@ from datetime import datetime
 from typing import Any
 
 from ...durations import format_duration
-from ..base import Action, ActionFailed, CreatedResource, Done, Outcome, ParamError, PollAgain, StepContext, require_positive
+from ..base import (
+    Action,
+    ActionFailed,
+    CreatedResource,
+    Done,
+    Outcome,
+    ParamError,
+    PollAgain,
+    StepContext,
+    require_positive,
+)
 from .bindings import CLUSTER, INSTANCE, AwsTarget, describe_target, region_words
 from .client import iso, tags_of
 from .rds import (

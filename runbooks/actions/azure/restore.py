@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..base import Action, ActionFailed, CreatedResource, Done, Outcome, ParamError, PollAgain, StepContext, require_positive
+from ..base import (
+    Action,
+    ActionFailed,
+    CreatedResource,
+    Done,
+    Outcome,
+    ParamError,
+    PollAgain,
+    StepContext,
+    require_positive,
+)
 from . import arm
 from .bindings import DATABASE, DATABASE_NAME, AzureSqlTarget
 

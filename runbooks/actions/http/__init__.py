@@ -6,6 +6,7 @@ register_family(
     name="http",
     package=__name__,
     actions={"http.request": ".actions:HttpRequest", "http.wait_healthy": ".actions:HttpWaitHealthy"},
+    binding_checks={"http": ".bindings:binding_problems"},
     binding_access={"http": ".access:binding_access"},
     binding_kinds=("http",),
     docs="docs/actions.md#http",

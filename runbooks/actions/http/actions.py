@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base import Action, ActionFailed, Done, Outcome, ParamError, StepContext, require_positive
+from ..policy import EnvAccess, UrlAccess
 from ..probing import PROBE_BURST_SECONDS, probe_until_healthy
 
+# How much of a response is kept (before redaction and the engine's cut to what pages show).
+RESPONSE_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -32,14 +35,16 @@ def probe(url: str, *, method: str = "GET", body: str | None = None, headers: di
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = response.status
-            text = response.read(2048).decode(errors="replace")
+            text = response.read(RESPONSE_BYTES).decode(errors="replace")
     except urllib.error.HTTPError as error:
         status = error.code
-        text = error.read(2048).decode(errors="replace") if error.fp else ""
+        text = error.read(RESPONSE_BYTES).decode(errors="replace") if error.fp else ""
     except (urllib.error.URLError, OSError, TimeoutError) as error:
         reason = getattr(error, "reason", error)
         return ProbeResult(False, None, f"no response: {reason}")
-    return ProbeResult(status == expect_status, status, text[:300])
+    # Not cut here: the engine redacts secrets from the whole text first, then shortens it, so a
+    # secret straddling the cut cannot leave its first characters behind.
+    return ProbeResult(status == expect_status, status, text)
 
 
 def headers_from_environment(references: dict[str, str]) -> dict[str, str]:
@@ -114,6 +119,10 @@ class HttpRequest(Action[RequestParams]):
     def describe(self, params: RequestParams, targets: dict[str, dict[str, Any]]) -> str:
         return f"sends {params.method} {_described_url(params, targets)} and expects HTTP {params.expect_status}"
 
+    def touches(self, params: RequestParams, ctx: StepContext) -> list[Any]:
+        return [UrlAccess(_resolve_url(params, ctx)),
+                *(EnvAccess(variable) for variable in (params.headers_from_env or {}).values())]
+
     def plan(self, params: RequestParams, ctx: StepContext) -> dict[str, Any]:
         url = _resolve_url(params, ctx)
         return {"would": f"{params.method.upper()} {url}, expecting {params.expect_status}"}
@@ -168,6 +177,9 @@ class HttpWaitHealthy(Action[WaitHealthyParams]):
     def describe(self, params: WaitHealthyParams, targets: dict[str, dict[str, Any]]) -> str:
         return (f"probes {_described_url(params, targets)} every {params.interval:g} s until it answers HTTP "
                 f"{params.expect_status} {params.consecutive} times in a row")
+
+    def touches(self, params: WaitHealthyParams, ctx: StepContext) -> list[Any]:
+        return [UrlAccess(_resolve_url(params, ctx))]
 
     def plan(self, params: WaitHealthyParams, ctx: StepContext) -> dict[str, Any]:
         url = _resolve_url(params, ctx)

@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from ..base import ActionFailed, StepContext
+from ..policy import ProgramAccess
 
 KIND = "postgres"
 DEFAULT_CONNECT_TIMEOUT = 5
@@ -118,13 +119,15 @@ def described_target(name: str, targets: dict[str, dict[str, Any]]) -> str:
 class PgTarget:
     name: str
     binding: dict[str, Any]
+    # The worker's execution policy: a tool found on the PATH is checked when it is found.
+    policy: Any = None
 
     @classmethod
     def of(cls, ctx: StepContext, name: str) -> PgTarget:
         binding = ctx.target(name)
         if binding.get("kind") != KIND:
             raise ActionFailed(f"target {name!r} is a {binding.get('kind')!r} target, not a postgres one")
-        return cls(name, binding)
+        return cls(name, binding, ctx.policy)
 
     # --- connecting -------------------------------------------------------------------------------
 
@@ -236,14 +239,19 @@ class PgTarget:
         bin_dir = self.binding.get("bin_dir")
         if bin_dir:
             path = Path(bin_dir) / name
-            if not os.access(path, os.X_OK):
-                raise ActionFailed(f"target {self.name!r}: {path} is not an executable; check bin_dir")
-            return str(path)
-        found = shutil.which(name)
-        if found is None:
-            raise ActionFailed(f"target {self.name!r}: {name} is not on the worker's PATH; set bin_dir "
-                               "(e.g. /usr/lib/postgresql/15/bin)")
-        return found
+        else:
+            found = shutil.which(name)
+            if found is None:
+                raise ActionFailed(f"target {self.name!r}: {name} is not on the worker's PATH; set bin_dir "
+                                   "(e.g. /usr/lib/postgresql/15/bin)")
+            path = Path(found)
+        # Checked before the tool runs, even on a dry-run's way to it: the policy names the folders
+        # tools may come from and the users they may run as (never root).
+        if self.policy is not None:
+            self.policy.check(ProgramAccess(str(path.resolve().parent), self.os_user))
+        if not os.access(path, os.X_OK):
+            raise ActionFailed(f"target {self.name!r}: {path} is not an executable; check bin_dir")
+        return str(path)
 
     def as_server_user(self, argv: list[str]) -> list[str]:
         """The command run as the OS user that owns the data directory."""

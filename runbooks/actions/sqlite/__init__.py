@@ -8,6 +8,7 @@ register_family(
     actions={"sqlite.backup": ".actions:SqliteBackup", "sqlite.restore": ".actions:SqliteRestore",
              "sqlite.fault": ".actions:SqliteFault"},
     canary_writers={"sqlite": ".actions:SqliteCanary"},
+    binding_checks={"sqlite": ".bindings:binding_problems"},
     binding_access={"sqlite": ".access:binding_access"},
     binding_kinds=("sqlite",),
     docs="docs/actions.md#sqlite",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base import Action, ActionFailed, Done, Outcome, ParamError, StepContext, require_positive
+from ..policy import FileAccess
 
 CANARY_TABLE = "drdrill_canary"
 
@@ -88,6 +89,9 @@ class SqliteBackup(Action[BackupParams]):
     def describe(self, params: BackupParams, targets: dict[str, dict[str, Any]]) -> str:
         where = f" into {params.destination}" if params.destination else " next to it"
         return f"copies the SQLite database {_described_path(params.target, targets)}{where} (online backup)"
+
+    def touches(self, params: BackupParams, ctx: StepContext) -> list[Any]:
+        return [FileAccess(str(self.destination(params, ctx)), write=True, purpose="the backup")]
 
     def plan(self, params: BackupParams, ctx: StepContext) -> dict[str, Any]:
         source = _target_path(ctx, params.target)
@@ -169,6 +173,9 @@ class SqliteRestore(Action[RestoreParams]):
         source = params.source or "the backup an earlier step took"
         return f"replaces {_described_path(params.target, targets)} with {source}"
 
+    def touches(self, params: RestoreParams, ctx: StepContext) -> list[Any]:
+        return [FileAccess(params.source, purpose="the backup to restore")] if params.source else []
+
     def plan(self, params: RestoreParams, ctx: StepContext) -> dict[str, Any]:
         target = _target_path(ctx, params.target)
         if not os.access(target.parent, os.W_OK):
@@ -181,6 +188,7 @@ class SqliteRestore(Action[RestoreParams]):
     def run(self, params: RestoreParams, ctx: StepContext) -> Outcome:
         target = _target_path(ctx, params.target)
         backup = self.backup_path(params, ctx)
+        ctx.allow(FileAccess(str(backup), purpose="the backup to restore"))
         if not backup.exists():
             raise ActionFailed(f"backup file {backup} does not exist")
         backup_sha = file_sha256(backup)

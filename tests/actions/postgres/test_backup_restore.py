@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from drills.models import CanaryWrite, Drill
-from tests.support.waiting import wait_for_drill
 from tests.support.pg_cluster import example, service_binding, shop_db_system
+from tests.support.waiting import wait_for_drill
 
 pytestmark = pytest.mark.worker
 

@@ -11,13 +11,13 @@ import pytest
 from celery import current_app
 
 from drills.models import Drill, DrillEvent, StepRun
-from tests.support.waiting import wait_for_drill, wait_until
 from tests.support.pg_cluster import (
     FreezingProxy,
     example,
     service_binding,
     shop_db_system,
 )
+from tests.support.waiting import wait_for_drill, wait_until
 
 pytestmark = pytest.mark.worker
 

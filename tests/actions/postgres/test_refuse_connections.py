@@ -8,8 +8,8 @@ import psycopg
 import pytest
 
 from drills.models import Drill
-from tests.support.waiting import wait_for_drill
 from tests.support.pg_cluster import shop_db_system
+from tests.support.waiting import wait_for_drill
 
 pytestmark = pytest.mark.worker
 
