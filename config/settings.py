@@ -275,6 +275,11 @@ DRDRILL_SWEEP_SECONDS = env_float("DRDRILL_SWEEP_SECONDS", 5.0)
 # A claimed step whose worker died is reclaimed after its lease: the action's own time limit
 # plus this grace.
 DRDRILL_LEASE_GRACE_SECONDS = env_float("DRDRILL_LEASE_GRACE_SECONDS", 5.0)
+# A worker that finished a step runs the next one itself, without a broker hop, for up to this many
+# seconds of a drill before handing it back to the broker (docs/performance.md).
+DRDRILL_CONTINUE_SECONDS = env_float("DRDRILL_CONTINUE_SECONDS", 30.0)
+# How often a worker writes its heartbeat (the queues it serves, seen on the drill page).
+DRDRILL_HEARTBEAT_SECONDS = env_float("DRDRILL_HEARTBEAT_SECONDS", 5.0)
 # The DR programme's clock (programme/tasks.py): planned drills due, stalled and running drills,
 # post-drill report reminders, overdue systems, and the archive of an ended quarter. Every tick is
 # idempotent (a message has a unique key), so a short interval costs a few queries and nothing more.

@@ -22,15 +22,15 @@ import logging
 import os
 import socket
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from time import monotonic
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 
 from runbooks.actions import (
     ActionFailed,
@@ -45,13 +45,18 @@ from runbooks.actions import (
 )
 
 from . import canary, resources
+from .claims import ClaimedRow, claim_for_message, claim_next, lock_drill
 from .clock import db_now
+from .lazy import LazyMapping, LazySequence
+from .log_context import log_context
 from .measurement import measure_drill
 from .models import Drill, EventKind, Measurement, StepRun
+from .pins import PinnedDrill, PinnedStep, pinned_drill
 from .redaction import redact, secret_values, shorten
 from .signals import drill_ended
-from .timeline import record_event, send, step_label
+from .timeline import NewEvent, record_event, record_events, send
 from .worker_policy import worker_policy
+from .worker_state import serves, shutting_down
 
 log = logging.getLogger("drdrill.engine")
 
@@ -72,60 +77,111 @@ class Recheck:
     after_seconds: float
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+# --- deciding what comes next ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunState:
+    """One step run as the decision needs it: read in one query for the whole drill."""
+
+    id: int
+    position: int
+    status: str
+    dispatched: bool
+    error: str
 
 
-# --- moving a drill forward -----------------------------------------------------------------------
+@dataclass
+class Move:
+    fail_at: RunState | None = None          # the drill fails on this step
+    dispatch: list[RunState] = field(default_factory=list)  # steps of the stage to send now
+    waiting: bool = False                    # a step of the stage waits for a person
+    finished: bool = False                   # every step succeeded or was skipped
 
-def stages(step_runs: list[StepRun]) -> list[list[StepRun]]:
+
+def stages(drill: PinnedDrill, runs: list[RunState]) -> list[list[RunState]]:
     """Consecutive steps sharing a group form one stage and run in parallel; a stage starts when
     every step of the one before it has succeeded or been skipped."""
-    result: list[list[StepRun]] = []
-    for run in step_runs:
-        group = run.step.group
-        if result and group and result[-1][0].step.group == group:
+    result: list[list[RunState]] = []
+    for run in runs:
+        group = drill.step_at(run.position).group
+        if result and group and drill.step_at(result[-1][0].position).group == group:
             result[-1].append(run)
         else:
             result.append([run])
     return result
 
 
+def next_move(drill: PinnedDrill, runs: list[RunState]) -> Move:
+    """The one place the stage rule is written: what a drill does next, given its steps' statuses."""
+    for stage in stages(drill, runs):
+        if all(r.status in StepRun.DONE for r in stage):
+            continue
+        active = [r for r in stage if r.status in ACTIVE_STEP_STATUSES]
+        failed = [r for r in stage if r.status in (StepRun.Status.FAILED, StepRun.Status.CANCELLED)]
+        if failed and not active:
+            return Move(fail_at=failed[0])
+        return Move(dispatch=[r for r in stage if r.status == StepRun.Status.PENDING and not r.dispatched],
+                    waiting=any(r.status == StepRun.Status.WAITING for r in stage))
+    return Move(finished=True)
+
+
+def run_states(drill_id: int) -> list[RunState]:
+    return [RunState(id_, position, status, dispatched_at is not None, error)
+            for id_, position, status, dispatched_at, error in StepRun.objects.filter(drill_id=drill_id)
+            .order_by("position").values_list("id", "position", "status", "dispatched_at", "error")]
+
+
+def send_step(drill: PinnedDrill, step_run_id: int, position: int, *, countdown: float | None = None) -> None:
+    """A ``run_step`` message, after commit, on the queue the step's target names (if any)."""
+    queue = drill.queue_of(drill.step_at(position))
+    send("drills.tasks.run_step", step_run_id, countdown=countdown, queue=queue, extra=(drill.id,))
+
+
+def apply_move(drill: PinnedDrill, status: str, move: Move, now: datetime, events: list[NewEvent],
+               *, continue_as: str | None = None) -> Claimed | None:
+    """Carry out a move inside the transaction that holds the drill's lock. With ``continue_as``
+    (a worker's name), a single next step the worker may run is claimed for it here and returned
+    instead of being sent through the broker."""
+    if move.fail_at is not None:
+        run = move.fail_at
+        outcome = f"{drill.step_at(run.position).label} failed: {run.error}"
+        if Drill.objects.filter(pk=drill.id, status__in=Drill.ACTIVE).update(status=Drill.Status.FAILED,
+                                                                            finished_at=now, outcome=outcome):
+            events.append(NewEvent(EventKind.DRILL_FAILED, outcome, step_run_id=run.id))
+            send("drills.tasks.measure_drill", drill.id)
+        return None
+    if move.finished:
+        # Every step is done: measure and close the drill in a worker (reading the canary is I/O).
+        send("drills.tasks.finish_drill", drill.id)
+        return None
+    wanted = Drill.Status.WAITING if move.waiting else Drill.Status.RUNNING
+    if status != wanted:
+        Drill.objects.filter(pk=drill.id, status__in=Drill.ACTIVE).update(status=wanted)
+    claimed = None
+    to_send = move.dispatch
+    if continue_as and len(move.dispatch) == 1 and serves(drill.queue_of(drill.step_at(move.dispatch[0].position))):
+        claimed = _claim_next(drill, move.dispatch[0], continue_as, events)
+        to_send = [] if claimed else to_send
+    if to_send:
+        ids = [r.id for r in to_send]
+        StepRun.objects.filter(pk__in=ids, status=StepRun.Status.PENDING, dispatched_at__isnull=True).update(
+            dispatched_at=now)
+        for run in to_send:
+            send_step(drill, run.id, run.position)
+    return claimed
+
+
 def advance(drill_id: int) -> None:
     """Look at a drill and dispatch what can run now; end it when nothing is left. Safe to call
-    any number of times from anywhere."""
+    any number of times from anywhere (people's actions, the sweep, a finished drill's check)."""
     with transaction.atomic():
-        drill = Drill.objects.select_for_update().filter(pk=drill_id).first()
-        if drill is None or drill.status not in Drill.ACTIVE:
+        status, now = lock_drill(drill_id)
+        drill = pinned_drill(drill_id)
+        if status not in Drill.ACTIVE or drill is None:
             return
-        runs = list(drill.step_runs.select_related("step").order_by("position"))
-        now = db_now()
-        for stage in stages(runs):
-            if all(r.status in StepRun.DONE for r in stage):
-                continue
-            active = [r for r in stage if r.status in ACTIVE_STEP_STATUSES]
-            failed = [r for r in stage if r.status in (StepRun.Status.FAILED, StepRun.Status.CANCELLED)]
-            if failed and not active:
-                first = failed[0]
-                drill.status = Drill.Status.FAILED
-                drill.finished_at = now
-                drill.outcome = f"Step {first.position} “{first.step.name}” failed: {first.error}"
-                drill.save(update_fields=["status", "finished_at", "outcome"])
-                record_event(drill.pk, EventKind.DRILL_FAILED, drill.outcome, step_run=first, at=now)
-                send("drills.tasks.measure_drill", drill.pk)
-                return
-            for run in stage:
-                if run.status == StepRun.Status.PENDING and run.dispatched_at is None:
-                    StepRun.objects.filter(pk=run.pk).update(dispatched_at=now)
-                    send("drills.tasks.run_step", run.pk)
-            waiting = any(r.status == StepRun.Status.WAITING for r in stage)
-            wanted = Drill.Status.WAITING if waiting else Drill.Status.RUNNING
-            if drill.status != wanted:
-                drill.status = wanted
-                drill.save(update_fields=["status"])
-            return
-        # Every step is done: measure and close the drill in a worker (reading the canary is I/O).
-        send("drills.tasks.finish_drill", drill.pk)
+        events: list[NewEvent] = []
+        apply_move(drill, status, next_move(drill, run_states(drill_id)), now, events)
+        record_events(drill_id, events, at=now)
 
 
 def finish(drill_id: int) -> None:
@@ -169,98 +225,120 @@ def _store_measurements(drill_id: int, results: list[Any]) -> None:
 
 # --- executing one step ---------------------------------------------------------------------------
 
-def lease_seconds(step_run: StepRun) -> float:
-    action = get_action(step_run.step.action)
-    params = parse_params(action.Params, step_run.step.params)
-    return action.call_timeout(params) + settings.DRDRILL_LEASE_GRACE_SECONDS
+@dataclass(frozen=True)
+class Claimed:
+    """A step a worker holds: everything it needs to run it, with no further query."""
+
+    step_run_id: int
+    drill: PinnedDrill
+    step: PinnedStep
+    attempt: int
+    phase: str  # run | poll
+    token: str
+    started_at: datetime
+    poll_state: dict[str, Any]
 
 
-def claim(step_run_id: int, worker: str) -> tuple[StepRun, str] | Recheck | None:
-    """Take the step for this worker, or say why not. Returns (step run, "run"|"poll")."""
-    step_run = StepRun.objects.select_related("step", "drill").filter(pk=step_run_id).first()
-    if step_run is None or step_run.drill.status not in Drill.ACTIVE:
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claimed(row: ClaimedRow, token: str) -> Claimed | None:
+    drill = pinned_drill(row.drill_id)
+    if drill is None:
+        return None
+    return Claimed(row.step_run_id, drill, drill.step_at(row.position), row.attempt, row.phase, token,
+                   row.started_at, row.poll_state)
+
+
+def _claim_next(drill: PinnedDrill, run: RunState, worker: str, events: list[NewEvent]) -> Claimed | None:
+    token = uuid.uuid4().hex
+    row = claim_next(run.id, token=token, worker=worker)
+    if row is None:
+        return None
+    claimed = _claimed(row, token)
+    if claimed is not None:
+        events.append(NewEvent(EventKind.STEP_STARTED,
+                               f"{claimed.step.label} started (attempt {claimed.attempt}) on {worker}.",
+                               step_run_id=run.id))
+    return claimed
+
+
+def claim(step_run_id: int, worker: str) -> Claimed | Recheck | None:
+    """A message takes its step for this worker, or says why not."""
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        row = claim_for_message(step_run_id, token=token, worker=worker)
+        if row is not None:
+            claimed = _claimed(row, token)
+            if claimed is None:
+                return None
+            if row.claimed_from == StepRun.Status.RUNNING:
+                record_events(row.drill_id, [NewEvent(
+                    EventKind.STEP_RECLAIMED, f"{claimed.step.label}: its worker was lost; attempt {claimed.attempt} "
+                    f"on {worker} checks the real state and continues.", step_run_id=step_run_id)])
+            elif row.phase == "run":
+                record_events(row.drill_id, [NewEvent(
+                    EventKind.STEP_STARTED, f"{claimed.step.label} started (attempt {claimed.attempt}) on {worker}.",
+                    step_run_id=step_run_id)])
+            return claimed
+    return _why_not(step_run_id)
+
+
+def _why_not(step_run_id: int) -> Recheck | None:
+    """Nothing was claimed (the rare path): look again later if the step may yet need this message."""
+    run = StepRun.objects.filter(pk=step_run_id).values("status", "dispatched_at", "lease_expires_at").first()
+    if run is None:
         return None
     now = db_now()
-    token = uuid.uuid4().hex
-    lease_until = now + timedelta(seconds=lease_seconds(step_run))
-    # Only columns of the row itself in the WHERE: PostgreSQL re-checks them against the row a
-    # concurrent claimer just committed, whereas a join (drill status) would be evaluated in a
-    # subquery on the old snapshot and let both claimers through.
-    claimable = StepRun.objects.filter(pk=step_run_id)
-    common = {"status": StepRun.Status.RUNNING, "claim_token": token, "lease_expires_at": lease_until, "worker": worker}
-    status = step_run.status
-    with transaction.atomic():
-        if status == StepRun.Status.PENDING:
-            # Only a dispatched step runs, and not before its time (a retry's backoff): a stray or
-            # early duplicate message must not run a step out of order. The conditional UPDATE
-            # decides (dispatched_at__lte excludes an undispatched step): it reads the latest row,
-            # where the SELECT above may have read an older one.
-            if step_run.dispatched_at is not None and step_run.dispatched_at > now:
-                return Recheck(after_seconds=(step_run.dispatched_at - now).total_seconds() + 0.05)
-            claimed = claimable.filter(status=StepRun.Status.PENDING, dispatched_at__lte=now).update(
-                attempt=F("attempt") + 1, phase="run", started_at=Coalesce("started_at", Value(now)), **common)
-            phase = "run"
-        elif status == StepRun.Status.POLLING:
-            if step_run.next_poll_at and step_run.next_poll_at > now:
-                return None  # an early duplicate: the real poll is already scheduled
-            claimed = claimable.filter(status=StepRun.Status.POLLING, next_poll_at__lte=now).update(phase="poll", **common)
-            phase = "poll"
-        elif status == StepRun.Status.RUNNING:
-            if step_run.lease_expires_at and step_run.lease_expires_at > now:
-                # Claimed by a live worker, or by one that just died: look again when the lease ends.
-                return Recheck(after_seconds=(step_run.lease_expires_at - now).total_seconds() + 0.5)
-            claimed = claimable.filter(status=StepRun.Status.RUNNING, claim_token=step_run.claim_token).update(
-                attempt=F("attempt") + 1, **common)
-            phase = step_run.phase
-        else:
-            return None
-        if not claimed:
-            return None
-        step_run.refresh_from_db()
-        if status == StepRun.Status.RUNNING:
-            record_event(step_run.drill_id, EventKind.STEP_RECLAIMED,
-                         f"{step_label(step_run)}: its worker was lost; attempt {step_run.attempt} "
-                         f"on {worker} checks the real state and continues.", step_run=step_run, at=now)
-        elif phase == "run":
-            record_event(step_run.drill_id, EventKind.STEP_STARTED,
-                         f"{step_label(step_run)} started (attempt {step_run.attempt}) on {worker}.",
-                         step_run=step_run, at=now)
-    return step_run, phase
+    if run["status"] == StepRun.Status.PENDING and run["dispatched_at"] and run["dispatched_at"] > now:
+        return Recheck(after_seconds=(run["dispatched_at"] - now).total_seconds() + 0.05)  # a retry's backoff
+    if run["status"] == StepRun.Status.RUNNING and run["lease_expires_at"] and run["lease_expires_at"] > now:
+        # Claimed by a live worker, or by one that just died: look again when the lease ends.
+        return Recheck(after_seconds=(run["lease_expires_at"] - now).total_seconds() + 0.5)
+    return None  # done, cancelled, not dispatched, or an early duplicate of a scheduled poll
 
 
-def context_for(step_run: StepRun) -> StepContext:
-    earlier = {
-        run.step.key: run.evidence
-        for run in StepRun.objects.filter(drill_id=step_run.drill_id, status=StepRun.Status.SUCCEEDED,
-                                          position__lt=step_run.position).select_related("step").order_by("position")
-    }
+def context_for(claimed: Claimed) -> StepContext:
+    drill_id, position = claimed.drill.id, claimed.step.position
+
+    def earlier() -> dict[str, Any]:
+        keys = {s.position: s.key for s in claimed.drill.steps}
+        return {keys[p]: evidence for p, evidence in StepRun.objects.filter(
+            drill_id=drill_id, status=StepRun.Status.SUCCEEDED, position__lt=position).order_by("position")
+            .values_list("position", "evidence")}
+
     return StepContext(
-        drill_id=step_run.drill_id,
-        step_key=step_run.step.key,
-        attempt=step_run.attempt,
-        targets=step_run.drill.targets,
-        earlier=earlier,
-        state=step_run.poll_state or {},
-        idempotency_key=f"drdrill-drill-{step_run.drill_id}-step-{step_run.pk}",
+        drill_id=drill_id,
+        step_key=claimed.step.key,
+        attempt=claimed.attempt,
+        targets=claimed.drill.targets,
+        # Read only by the actions that need them (a restore, a cleanup): a no-op step costs no query.
+        earlier=LazyMapping(earlier),
+        state=claimed.poll_state,
+        idempotency_key=f"drdrill-drill-{drill_id}-step-{claimed.step_run_id}",
         now=db_now,
-        started_at=step_run.started_at,
-        created_resources=resources.undeleted_of(step_run.drill_id),
+        started_at=claimed.started_at,
+        created_resources=LazySequence(lambda: resources.undeleted_of(drill_id)),
         policy=worker_policy(),
     )
 
 
 def execute(step_run_id: int) -> None:
-    """What a ``run_step`` message does."""
+    """What a ``run_step`` message does: claim the step, run it, record it — and, while its time
+    budget lasts and the worker is not shutting down, go straight on into the next step it claimed
+    while recording, with no broker hop."""
     worker = worker_name()
     claimed = claim(step_run_id, worker)
-    if claimed is None:
-        return
     if isinstance(claimed, Recheck):
         current_app.send_task("drills.tasks.run_step", args=[step_run_id], countdown=claimed.after_seconds)
         return
-    step_run, phase = claimed
-    outcome = redact_outcome(perform(step_run, phase), step_run.drill.targets)
-    record_outcome(step_run.pk, step_run.claim_token, outcome)
+    budget_ends = monotonic() + settings.DRDRILL_CONTINUE_SECONDS
+    while claimed is not None:
+        with log_context(step_run_id=claimed.step_run_id):
+            outcome = redact_outcome(perform(claimed), claimed.drill.targets)
+            may_continue = monotonic() < budget_ends and not shutting_down()
+            claimed = complete(claimed, outcome, continue_as=worker if may_continue else None)
 
 
 def redact_outcome(outcome: Outcome | Failure, targets: dict[str, Any]) -> Outcome | Failure:
@@ -274,96 +352,99 @@ def redact_outcome(outcome: Outcome | Failure, targets: dict[str, Any]) -> Outco
     return outcome
 
 
-def perform(step_run: StepRun, phase: str) -> Outcome | Failure:
-    step = step_run.step
+def perform(claimed: Claimed) -> Outcome | Failure:
+    step = claimed.step
     try:
         action = get_action(step.action)
         params = parse_params(action.Params, step.params)
-        ctx = context_for(step_run)
+        ctx = context_for(claimed)
         # The trust boundary: nothing the worker's policy does not allow is touched, by a dry-run's
         # plan() as by run() and poll().
         ctx.allow(*accesses_of(action, params, ctx))
-        if step_run.drill.is_dry_run:
+        if claimed.drill.is_dry_run:
             return Done(evidence={"dry_run": True, **action.plan(params, ctx)})
-        if phase == "poll":
+        if claimed.phase == "poll":
             return action.poll(params, ctx)
         return action.run(params, ctx)
     except (ActionFailed, ValueError) as error:
         return Failure(str(error))
     except Exception as error:  # an action's bug must fail its step, not wedge the drill
-        log.exception("step run %s (%s) raised", step_run.pk, step.action)
+        log.exception("step run %s (%s) raised", claimed.step_run_id, step.action)
         return Failure(f"unexpected error in {step.action}: {type(error).__name__}: {error}")
 
 
-def record_outcome(step_run_id: int, token: str, outcome: Outcome | Failure) -> None:
+def complete(claimed: Claimed, outcome: Outcome | Failure, *, continue_as: str | None = None) -> Claimed | None:
+    """Record a step's result and decide what comes next, in one transaction with the drill row
+    locked first: the result (only by the holder of the claim), the next step claimed for this
+    worker (``continue_as``) or dispatched, and the timeline. Returns the step to run next here."""
+    drill, step = claimed.drill, claimed.step
     with transaction.atomic():
-        # Lock the step run and its drill only: a lock on the joined step and system rows, which every
-        # drill of the runbook shares, would serialise them all and deadlock with a drill start's
-        # foreign-key checks.
-        step_run = (StepRun.objects.select_for_update(of=("self", "drill"))
-                    .select_related("step", "drill", "drill__system").filter(pk=step_run_id).first())
-        if step_run is None or step_run.claim_token != token or step_run.status != StepRun.Status.RUNNING:
-            log.warning("step run %s: result of a superseded claim dropped", step_run_id)
-            return
-        drill = step_run.drill
-        aborted = drill.status == Drill.Status.ABORTED
-        now = db_now()
-        step = step_run.step
-        label = step_label(step_run)
-        step_run.lease_expires_at = None
+        status, now = lock_drill(drill.id)
+        if status is None:
+            return None
+        aborted = status == Drill.Status.ABORTED
+        events: list[NewEvent] = []
+        after_commit: list[tuple[float | None]] = []
         if isinstance(outcome, PollAgain) and not aborted:
-            elapsed = (now - step_run.started_at).total_seconds()
+            elapsed = (now - claimed.started_at).total_seconds()
             if elapsed > step.timeout_seconds:
                 outcome = Failure(f"timed out after {elapsed:.0f} s (the step allows {step.timeout_seconds:.0f} s)")
-        if isinstance(outcome, (Done, PollAgain)) and outcome.created:
-            resources.record_created(step_run, outcome.created, now)
-        if isinstance(outcome, Done) and outcome.deleted:
-            resources.record_deleted(drill.pk, outcome.deleted, now, by=f"step {step_run.position} “{step.name}”")
+        fields: dict[str, Any] = {"lease_expires_at": None}
+        decide = False
         if isinstance(outcome, Done):
-            step_run.status = StepRun.Status.SUCCEEDED
-            step_run.finished_at = now
-            step_run.evidence = outcome.evidence
-            step_run.marks = {mark: (outcome.marks.get(mark) or now).isoformat() for mark in step.marks}
-            step_run.error = ""
-            record_event(drill.pk, EventKind.STEP_SUCCEEDED, f"{label} succeeded.", step_run=step_run, at=now,
-                         data={"marks": step_run.marks} if step_run.marks else None)
+            marks = {mark: (outcome.marks.get(mark) or now).isoformat() for mark in step.marks}
+            fields.update(status=StepRun.Status.SUCCEEDED, finished_at=now, evidence=outcome.evidence, marks=marks,
+                          error="")
+            events.append(NewEvent(EventKind.STEP_SUCCEEDED, f"{step.label} succeeded.", step_run_id=claimed.step_run_id,
+                                   data={"marks": marks} if marks else None))
+            decide = True
         elif aborted and not isinstance(outcome, Failure):
-            step_run.status = StepRun.Status.CANCELLED
-            step_run.finished_at = now
-            record_event(drill.pk, EventKind.STEP_CANCELLED, f"{label} cancelled: the drill was aborted.", step_run=step_run, at=now)
+            fields.update(status=StepRun.Status.CANCELLED, finished_at=now)
+            events.append(NewEvent(EventKind.STEP_CANCELLED, f"{step.label} cancelled: the drill was aborted.",
+                                   step_run_id=claimed.step_run_id))
         elif isinstance(outcome, PollAgain):
-            step_run.status = StepRun.Status.POLLING
-            step_run.next_poll_at = now + timedelta(seconds=outcome.after_seconds)
-            step_run.poll_state = outcome.state
+            fields.update(status=StepRun.Status.POLLING, next_poll_at=now + timedelta(seconds=outcome.after_seconds),
+                          poll_state=outcome.state)
             if outcome.evidence:
-                step_run.evidence = outcome.evidence
-            send("drills.tasks.run_step", step_run.pk, countdown=outcome.after_seconds)
+                fields["evidence"] = outcome.evidence
+            after_commit.append((outcome.after_seconds,))
         elif isinstance(outcome, WaitForPerson):
-            step_run.status = StepRun.Status.WAITING
-            step_run.evidence = {"instructions": outcome.instructions}
-            Drill.objects.filter(pk=drill.pk, status=Drill.Status.RUNNING).update(status=Drill.Status.WAITING)
-            who = "an approver's decision" if get_action(step.action).is_approval_gate else "a participant"
-            record_event(drill.pk, EventKind.STEP_WAITING, f"{label} waits for {who}: {outcome.instructions}",
-                         step_run=step_run, at=now)
+            fields.update(status=StepRun.Status.WAITING, evidence={"instructions": outcome.instructions})
+            Drill.objects.filter(pk=drill.id, status=Drill.Status.RUNNING).update(status=Drill.Status.WAITING)
+            who = "an approver's decision" if step.is_approval_gate else "a participant"
+            events.append(NewEvent(EventKind.STEP_WAITING, f"{step.label} waits for {who}: {outcome.instructions}",
+                                   step_run_id=claimed.step_run_id))
         else:
             assert isinstance(outcome, Failure)
-            step_run.error = outcome.message
-            if step_run.attempt <= step.retries and not aborted:
-                delay = min(2 ** step_run.attempt, 30)
-                step_run.status = StepRun.Status.PENDING
-                step_run.poll_state = {}
-                step_run.dispatched_at = now + timedelta(seconds=delay)
-                record_event(drill.pk, EventKind.STEP_RETRYING,
-                             f"{label} attempt {step_run.attempt} failed: {outcome.message}. Retrying in {delay} s.",
-                             step_run=step_run, at=now)
-                send("drills.tasks.run_step", step_run.pk, countdown=delay)
+            fields["error"] = outcome.message
+            if claimed.attempt <= step.retries and not aborted:
+                delay = min(2 ** claimed.attempt, 30)
+                fields.update(status=StepRun.Status.PENDING, poll_state={}, dispatched_at=now + timedelta(seconds=delay))
+                events.append(NewEvent(EventKind.STEP_RETRYING, f"{step.label} attempt {claimed.attempt} failed: "
+                                       f"{outcome.message}. Retrying in {delay} s.", step_run_id=claimed.step_run_id))
+                after_commit.append((float(delay),))
             else:
-                step_run.status = StepRun.Status.FAILED
-                step_run.finished_at = now
-                record_event(drill.pk, EventKind.STEP_FAILED, f"{label} failed: {outcome.message}", step_run=step_run, at=now)
-        step_run.save()
-        if not aborted:
-            transaction.on_commit(lambda: advance(drill.pk))
+                fields.update(status=StepRun.Status.FAILED, finished_at=now)
+                events.append(NewEvent(EventKind.STEP_FAILED, f"{step.label} failed: {outcome.message}",
+                                       step_run_id=claimed.step_run_id))
+                decide = True
+        recorded = StepRun.objects.filter(pk=claimed.step_run_id, claim_token=claimed.token,
+                                          status=StepRun.Status.RUNNING).update(**fields)
+        if not recorded:
+            log.warning("step run %s: result of a superseded claim dropped", claimed.step_run_id)
+            transaction.set_rollback(True)
+            return None
+        if isinstance(outcome, (Done, PollAgain)) and outcome.created:
+            resources.record_created(claimed.step_run_id, drill.id, outcome.created, now)
+        if isinstance(outcome, Done) and outcome.deleted:
+            resources.record_deleted(drill.id, outcome.deleted, now, by=step.label.lower())
+        for (countdown,) in after_commit:
+            send_step(drill, claimed.step_run_id, step.position, countdown=countdown)
+        nxt = None
+        if decide and not aborted and status in Drill.ACTIVE:
+            nxt = apply_move(drill, status, next_move(drill, run_states(drill.id)), now, events, continue_as=continue_as)
+        record_events(drill.id, events, at=now)
+    return nxt
 
 
 # --- the sweeper ----------------------------------------------------------------------------------
@@ -378,10 +459,13 @@ def sweep() -> int:
         Q(status=StepRun.Status.PENDING, dispatched_at__lt=now - stale)
         | Q(status=StepRun.Status.POLLING, next_poll_at__lt=now - stale)
         | Q(status=StepRun.Status.RUNNING, lease_expires_at__lt=now)
-    ).values_list("pk", flat=True)
-    for step_run_id in overdue:
-        current_app.send_task("drills.tasks.run_step", args=[step_run_id])
-        sent += 1
+    ).values_list("pk", "drill_id", "position")
+    for step_run_id, drill_id, position in overdue:
+        drill = pinned_drill(drill_id)
+        if drill is not None:
+            current_app.send_task("drills.tasks.run_step", args=[step_run_id, drill_id],
+                                  queue=drill.queue_of(drill.step_at(position)))
+            sent += 1
     for drill_id in Drill.objects.filter(status__in=Drill.ACTIVE).values_list("pk", flat=True):
         advance(drill_id)
     sent += canary.resend_stalled(now, stale)

@@ -145,6 +145,12 @@ class StepRun(models.Model):
     phase = models.CharField(max_length=4, default="run")
     claim_token = models.CharField(max_length=32, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # How long a claim holds before the step is presumed lost: the action's call time limit plus the
+    # grace, fixed when the drill is created so the claim statement needs nothing else.
+    lease_seconds = models.FloatField(default=35.0)
+    # The status a claim took the step from (pending, polling, or running for a reclaim): the claim
+    # sets it in the same UPDATE, which can only return new values.
+    claimed_from = models.CharField(max_length=10, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_state = models.JSONField(default=dict, blank=True)
@@ -386,3 +392,15 @@ class Presence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} at drill {self.drill_id}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A worker host's sign of life and the queues it serves, written every few seconds by the worker
+    itself: a step routed to a queue nobody serves says so instead of waiting in silence."""
+
+    name = models.CharField(max_length=200, unique=True)
+    queues = models.JSONField(default=list)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({', '.join(self.queues)})"

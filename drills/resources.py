@@ -17,8 +17,8 @@ from runbooks.actions.registry import load_families
 from runbooks.models import System
 
 from .clock import db_now
-from .models import Drill, DrillResource, EventKind, StepRun
-from .timeline import record_event
+from .models import Drill, DrillResource, EventKind
+from .timeline import NewEvent, record_event, record_events
 
 log = logging.getLogger("drdrill.resources")
 # A deletion the provider is still carrying out is looked at again after this; a failed one retried.
@@ -32,20 +32,20 @@ def as_created(resource: DrillResource) -> CreatedResource:
                            details=resource.details)
 
 
-def record_created(step_run: StepRun, created: tuple[CreatedResource, ...], now: datetime) -> None:
+def record_created(step_run_id: int, drill_id: int, created: tuple[CreatedResource, ...], now: datetime) -> None:
     """Inside the transaction that records the step's outcome: idempotent for a redelivered step."""
     for resource in created:
         expires = now + timedelta(seconds=resource.ttl_seconds) if resource.ttl_seconds else None
         _, new = DrillResource.objects.get_or_create(
             provider=resource.provider, identifier=resource.identifier,
-            defaults={"drill_id": step_run.drill_id, "step_run": step_run, "kind": resource.kind,
+            defaults={"drill_id": drill_id, "step_run_id": step_run_id, "kind": resource.kind,
                       "target": resource.target, "region": resource.region, "account": resource.account,
                       "created_at": now, "expires_at": expires, "details": resource.details})
         if new:
             until = f"; deleted at {expires:%Y-%m-%d %H:%M} UTC at the latest" if expires else ""
-            record_event(step_run.drill_id, EventKind.RESOURCE_CREATED,
-                         f"Created {resource.provider} {resource.kind} {resource.identifier}{until}.",
-                         step_run=step_run, at=now, data={"identifier": resource.identifier})
+            record_events(drill_id, [NewEvent(EventKind.RESOURCE_CREATED,
+                                              f"Created {resource.provider} {resource.kind} {resource.identifier}{until}.",
+                                              step_run_id=step_run_id, data={"identifier": resource.identifier})], at=now)
 
 
 def record_deleted(drill_id: int, identifiers: tuple[str, ...], now: datetime, *, by: str) -> None:

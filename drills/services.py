@@ -17,6 +17,7 @@ from runbooks.models import Environment, RunbookVersion
 from . import canary, engine, snapshot, tabletop
 from .clock import db_now
 from .models import Approval, CanaryRun, Drill, EventKind, Measurement, StepRun
+from .pins import lease_seconds
 from .signals import drill_ended
 from .timeline import record_event, send, step_label
 
@@ -55,7 +56,8 @@ def drill_start(*, runbook_version: RunbookVersion, user: Any, mode: str = Drill
                                      status=Drill.Status.DRAFT, started_by=user, snapshot=pinned,
                                      snapshot_digest=snapshot.digest(pinned))
         StepRun.objects.bulk_create(
-            StepRun(drill=drill, step=step, position=step.position) for step in runbook_version.steps.order_by("position")
+            StepRun(drill=drill, step=step, position=step.position, lease_seconds=lease_seconds(step))
+            for step in runbook_version.steps.order_by("position")
         )
         mode_label = "dry-run" if mode == Drill.Mode.DRY_RUN else "live drill"
         details = {"runbook": runbook.slug, "version": runbook_version.number, "mode": mode}

@@ -168,35 +168,59 @@ def thaw(pool: WorkerPool) -> None:
 
 # --- a worker killed at each phase of a step ------------------------------------------------------
 
-def test_a_worker_killed_before_claiming_its_step_loses_no_step(worker, import_yaml, start_drill, orders_db, service):
+def test_a_whole_worker_killed_inside_a_step_it_took_in_process_is_recovered_by_the_sweep(worker, import_yaml,
+                                                                                         start_drill, orders_db,
+                                                                                         service):
+    """A worker that finished step 1 goes straight on into step 2 without a broker hop: no message
+    names step 2 yet. Killed there, whole (its consumer and every pool process), it leaves step 2
+    claimed with nothing in any queue; the sweep re-sends it once the lease ends, and it runs once."""
     import_yaml(*system_and_runbook(orders_db, service.url,
-                                    apply_step(service, "Drain traffic", "drain") + apply_step(service, "Fail over", "failover")))
+                                    health_step(service) + apply_step(service, "Fail over", "failover")))
     service.hold_next("/apply")
     drill = start_drill("drill-under-test")
-    assert service.held.wait(30), "step 1 never reached the service"
-    # The consumer freezes while a child is inside step 1: step 2's message, sent when step 1 is
-    # recorded, can reach this worker (or wait in the broker) but no child can claim it.
-    freeze(worker)
-    try:
-        service.release()
-        second = drill.step_runs.get(position=2)
-        wait_until(lambda: StepRun.objects.filter(pk=second.pk, dispatched_at__isnull=False).exists(),
-                   message="step 2 to be dispatched")
-        time.sleep(0.5)
-        second.refresh_from_db()
-        assert second.status == StepRun.Status.PENDING and second.attempt == 0
-    finally:
-        os.killpg(worker.process.pid, signal.SIGKILL)
-        worker.process.wait()
+    assert service.held.wait(30), "step 2 never reached the service"
+    first, second = drill.step_runs.order_by("position")
+    first.refresh_from_db()
+    second.refresh_from_db()
+    # Taken in-process: by the very process that ran step 1, dispatched and started in one statement.
+    assert second.status == StepRun.Status.RUNNING and second.worker == first.worker
+    assert second.dispatched_at == second.started_at
+    os.killpg(worker.process.pid, signal.SIGKILL)
+    worker.process.wait()
+    service.release(drop=True)  # the killed call never completes on the service's side either
     worker.restart()
 
     drill = wait_for_drill(drill, timeout=60)
 
     assert drill.status == Drill.Status.SUCCEEDED, drill.outcome
-    assert list(drill.step_runs.values_list("attempt", flat=True)) == [1, 1]
+    second.refresh_from_db()
+    assert second.attempt == 2 and second.worker != first.worker
     assert_every_event_recorded_once(drill)
-    assert_each_change_applied_once(service, drill, [1, 2])
-    assert service.count("/apply") == 2
+    assert len(service.requests_to("/apply")) == 2  # sent twice under one key, applied once
+    assert_each_change_applied_once(service, drill, [2])
+
+
+def test_a_step_taken_in_process_and_also_sent_by_a_message_runs_once(worker, import_yaml, start_drill, orders_db,
+                                                                      service):
+    """A double delivery of a continued step (the sweep, or a duplicate) finds it claimed and leaves it."""
+    import_yaml(*system_and_runbook(orders_db, service.url,
+                                    health_step(service) + apply_step(service, "Fail over", "failover")))
+    service.hold_next("/apply")
+    drill = start_drill("drill-under-test")
+    assert service.held.wait(30), "step 2 never reached the service"
+    second = drill.step_runs.get(position=2)
+    for _ in range(2):
+        current_app.send_task("drills.tasks.run_step", args=[second.pk, drill.pk])
+    time.sleep(1.0)
+    service.release()
+
+    drill = wait_for_drill(drill, timeout=60)
+
+    assert drill.status == Drill.Status.SUCCEEDED, drill.outcome
+    second.refresh_from_db()
+    assert second.attempt == 1
+    assert_every_event_recorded_once(drill)
+    assert_each_change_applied_once(service, drill, [2])
 
 
 def test_a_worker_killed_during_its_call_is_replaced_and_the_change_applied_once(worker, import_yaml, start_drill,
