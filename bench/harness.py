@@ -158,11 +158,14 @@ class Worker:
             self.process.wait()
 
     def memory(self) -> dict[str, float]:
-        """Resident memory of the worker's process group, in MiB: now, and each process's peak."""
+        """Memory of the worker's process group, in MiB. PSS (proportional set size) shares each page
+        among the processes that map it, so the sum is what the group really costs; the sum of RSS
+        counts every page shared after fork once per process."""
         pids = process_group(self.process.pid) if self.process else []
         now = sum(status_kib(pid, "VmRSS") for pid in pids) / 1024
         peak = sum(status_kib(pid, "VmHWM") for pid in pids) / 1024
         return {"processes": len(pids), "rss_mib": now, "peak_rss_mib": peak,
+                "pss_mib": sum(pss_kib(pid) for pid in pids) / 1024,
                 "main_rss_mib": status_kib(self.process.pid, "VmRSS") / 1024 if self.process else 0.0}
 
 
@@ -199,6 +202,16 @@ def process_group(pgid: int) -> list[int]:
         if int(fields[2]) == pgid:
             found.append(int(entry.name))
     return found
+
+
+def pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def status_kib(pid: int, field: str) -> int:

@@ -8,6 +8,10 @@ from celery.signals import task_prerun
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Celery runs Django's system checks when a worker starts, which loads the URL configuration and
+# with it every view, form and chart library (matplotlib alone is tens of MiB per process). The web
+# server, `manage.py check` and CI run the checks; a worker runs steps (docs/operations.md).
+os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 # The embedded broker ("filesystem://") with atomic writes: see config/filesystem_broker.py.
 TRANSPORT_ALIASES["filesystem"] = "config.filesystem_broker:Transport"
 

@@ -90,9 +90,16 @@ def tick(drill_id: int) -> None:
         return
     now = db_now()
     interval = timedelta(seconds=canary.interval_seconds)
-    # One chain of ticks per drill: a duplicate or early message finds the next tick taken.
-    due = Q(next_tick_at__isnull=True) | Q(next_tick_at__lte=now + interval / 2)
-    if not CanaryRun.objects.filter(due, pk=canary.pk, status=CanaryRun.Status.WRITING).update(next_tick_at=now + interval):
+    scheduled = canary.next_tick_at
+    if scheduled is not None and scheduled > now + interval / 2:
+        return  # an early duplicate: this beat's own message is on its way
+    # Beats on a fixed schedule (the last beat + the interval), not "an interval after this tick":
+    # time spent waiting for a free worker is then not added to every later gap. A tick that fell more
+    # than an interval behind starts a new schedule from now rather than a burst of catch-up writes.
+    following = scheduled + interval if scheduled is not None and now - scheduled < interval else now + interval
+    # One chain of ticks per drill: of two messages for this beat, one takes it.
+    this_beat = Q(next_tick_at__isnull=True) if scheduled is None else Q(next_tick_at=scheduled)
+    if not CanaryRun.objects.filter(this_beat, pk=canary.pk, status=CanaryRun.Status.WRITING).update(next_tick_at=following):
         return
     seq = canary.last_seq + 1
     try:
@@ -103,7 +110,8 @@ def tick(drill_id: int) -> None:
         with transaction.atomic():
             CanaryWrite.objects.create(canary=canary, seq=seq, written_at=now)
             CanaryRun.objects.filter(pk=canary.pk).update(last_seq=seq)
-    current_app.send_task("drills.tasks.canary_tick", args=[drill_id], countdown=canary.interval_seconds)
+    current_app.send_task("drills.tasks.canary_tick", args=[drill_id],
+                          countdown=max((following - db_now()).total_seconds(), 0.0))
 
 
 def resend_stalled(now: datetime, stale: timedelta) -> int:

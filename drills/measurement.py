@@ -218,6 +218,22 @@ def _rpo_from_canary(drill: Drill, canary: CanaryRun, outage_at: datetime, targe
     lost = before_outage.filter(seq__gt=survivor["seq"]).count()
     evidence["newest_surviving"] = {"seq": survivor["seq"], "at": survivor["written_at"]}
     value = max((outage_at - survivor_at).total_seconds(), 0.0)
-    # Data written up to one canary interval after the newest surviving row may also have survived.
+    # The recovered copy holds everything up to some moment between the newest surviving row and the
+    # first row it lost (or the outage, if it lost none). That gap, as observed — not the nominal
+    # interval, which a busy worker stretches — is the bound.
+    first_lost = before_outage.filter(seq__gt=survivor["seq"]).order_by("seq").first()
+    window_end = first_lost.written_at if first_lost else outage_at
+    evidence["loss_window"] = {"newest_surviving_at": survivor["written_at"], "ends_at": window_end.isoformat(),
+                               "ends_with": "the first lost row" if first_lost else "the outage start"}
+    evidence["canary_gaps_seconds"] = canary_gaps(before_outage)
     return MeasurementResult("rpo", value, target, method, evidence,
-                             error_bound_seconds=canary.interval_seconds, lost_rows=lost)
+                             error_bound_seconds=max((window_end - survivor_at).total_seconds(), 0.0), lost_rows=lost)
+
+
+def canary_gaps(writes: Any) -> dict[str, float] | None:
+    """How evenly the canary wrote: the gaps between consecutive rows (the bound's context)."""
+    times = list(writes.order_by("seq").values_list("written_at", flat=True))
+    gaps = sorted((b - a).total_seconds() for a, b in zip(times, times[1:]))
+    if not gaps:
+        return None
+    return {"count": len(gaps), "median": round(gaps[len(gaps) // 2], 3), "max": round(gaps[-1], 3)}

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.conf import settings
 
 from accounts.roles import Capability, capabilities_of
 from runbooks.actions import ActionFailed, get_action
 
 from .clock import db_now
-from .models import Drill, DrillEvent, StepRun, marks_of
+from .models import Drill, DrillEvent, StepRun, WorkerHeartbeat, marks_of
 from .selectors import drill_for_page, step_runs_for_page
 
 TIMELINE_LIMIT = 300
@@ -121,6 +123,20 @@ class DrillProgress:
                 "rto_and_rpo": [m for m in (self.drill.rto, self.drill.rpo) if m is not None]}
 
 
+def queues_without_a_worker(drill: Drill, runs: list[StepRun], now: datetime) -> dict[int, str]:
+    """Steps waiting to run on a queue that no live worker serves (its heartbeat is older than three
+    beats): the page says so, rather than a step waiting in silence."""
+    waiting = {run.pk: drill.targets.get(run.step.params.get("target") or "", {}).get("queue")
+               for run in runs if run.status in (StepRun.Status.PENDING, StepRun.Status.POLLING) and run.dispatched_at}
+    waiting = {pk: queue for pk, queue in waiting.items() if isinstance(queue, str)}
+    if not waiting:
+        return {}
+    alive = now - timedelta(seconds=3 * settings.DRDRILL_HEARTBEAT_SECONDS)
+    served = {queue for queues in WorkerHeartbeat.objects.filter(seen_at__gte=alive).values_list("queues", flat=True)
+              for queue in queues}
+    return {pk: queue for pk, queue in waiting.items() if queue not in served}
+
+
 def drill_progress(drill_id: int, user: Any = None) -> DrillProgress:
     """``user`` is who looks: what they may do is computed for them (nobody's, without one)."""
     drill = drill_for_page(drill_id)
@@ -129,8 +145,11 @@ def drill_progress(drill_id: int, user: Any = None) -> DrillProgress:
     events.reverse()
     marks = {name: at for name, (at, _) in marks_of(runs).items()}
     clock = OutageClock(marks.get("outage_start"), marks.get("service_restored"), db_now())
+    unserved = queues_without_a_worker(drill, runs, clock.server_now) if drill.is_active else {}
+    for run in runs:
+        run.waits_for_queue = unserved.get(run.pk)
     state = (drill.status, drill.outcome, events[-1].pk if events else 0,
-             [(r.status, r.attempt, r.error, r.finished_at) for r in runs],
+             [(r.status, r.attempt, r.error, r.finished_at, r.waits_for_queue) for r in runs],
              [(m.kind, m.value_seconds) for m in drill.measurements.all()],
              [(r.identifier, r.status) for r in drill.resources.all()])
     fingerprint = hashlib.sha256(repr(state).encode()).hexdigest()[:16]

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from icalendar import Calendar, Event
 
 from .cadence import DueItem
 from .models import CalendarFeedToken, PlannedDrill
@@ -18,6 +17,8 @@ from .notifications import link
 
 
 def feed(planned: list[PlannedDrill], due: list[DueItem]) -> bytes:
+    from icalendar import Calendar, Event  # loaded when a feed is served, not in every worker
+
     calendar = Calendar()
     calendar.add("prodid", "-//drdrill//DR programme//EN")
     calendar.add("version", "2.0")

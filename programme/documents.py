@@ -14,7 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from .charts import overview_chart, trend_chart
 from .report import QuarterlyReport, TrendPoint
 
 # Beyond this many systems with history the report draws the most critical ones; every system's
@@ -40,6 +39,10 @@ def _data_uri(svg: str) -> str:
 
 
 def _document_charts(report: QuarterlyReport) -> Callable[[str], str]:
+    # matplotlib (tens of MiB) is loaded when a document is drawn, not in every worker that imports
+    # the archive to check whether a quarter is due.
+    from .charts import overview_chart, trend_chart
+
     systems = {r.system.slug: r.system for r in report.results}
 
     def draw(name: str) -> str:

@@ -28,6 +28,7 @@ RUNBOOK_FIELDS = {"slug", "title", "system", "kind", "description", "canary", "s
 STEP_FIELDS = {"key", "name", "action", "params", "timeout", "retries", "marks", "group"}
 SCENARIO_FIELDS = {"slug", "title", "system", "description", "injects"}
 INJECT_FIELDS = {"key", "title", "message", "at"}
+QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -184,7 +185,12 @@ def _parse_system(source: str, index: int, raw: Any, problems: list[FormatProble
             if secret_key in binding:
                 at.add(f"targets.{target_name}.{secret_key}",
                     "secrets are never stored; name an environment variable instead (e.g. password_env: ORDERS_DB_PASSWORD)")
-        for field_name, message in binding_problems(binding):
+        # Any binding may name the worker queue its steps must run on (a worker beside the target);
+        # the rest is its family's to check.
+        queue = binding.get("queue")
+        if queue is not None and (not isinstance(queue, str) or not QUEUE.match(queue)):
+            at.add(f"targets.{target_name}.queue", f"must be a worker queue name (letters, digits, . _ - @), got {queue!r}")
+        for field_name, message in binding_problems({k: v for k, v in binding.items() if k != "queue"}):
             at.add(f"targets.{target_name}.{field_name}", message)
     if at.any:
         return None

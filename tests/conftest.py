@@ -72,6 +72,7 @@ def worker_pool(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: 
         # Fast sweeps and short leases keep recovery tests quick; production defaults are longer.
         "DRDRILL_SWEEP_SECONDS": "1",
         "DRDRILL_LEASE_GRACE_SECONDS": "2",
+        "DRDRILL_HEARTBEAT_SECONDS": "1",
         # The programme's beat tick every second and notification retries after 1, 2 s, so planned
         # drills and failing receivers are tested in seconds.
         "DRDRILL_PROGRAMME_TICK_SECONDS": "1",

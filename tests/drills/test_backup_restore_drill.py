@@ -41,6 +41,9 @@ def test_backup_restore_drill_measures_rto_and_rpo_from_the_canary(worker, impor
     consistent_at = datetime.fromisoformat(backup["consistent_at"])
     assert rpo.value_seconds == pytest.approx((outage - consistent_at).total_seconds(), abs=0.5 + 0.1)
     assert rpo.value_seconds >= 3  # the runbook keeps writing for 3 s after the backup
+    # The truth (outage − the backup's consistent point) lies inside the figure and its bound.
+    true_rpo = (outage - consistent_at).total_seconds()
+    assert rpo.value_seconds - rpo.error_bound_seconds - 1e-6 <= true_rpo <= rpo.value_seconds + 1e-6
     written_after_backup = CanaryWrite.objects.filter(canary__drill=drill, written_at__gt=consistent_at,
                                                       written_at__lte=outage).count()
     assert rpo.lost_rows == written_after_backup >= 4

@@ -29,19 +29,24 @@ def database_url_of_test_db() -> str:
 
 
 class WorkerPool:
-    """A real ``celery worker --beat`` process with prefork children, on the test database."""
+    """A real ``celery worker`` process with prefork children, on the test database: by default with
+    the embedded beat, serving the default queue; or, for a site of its own, serving ``queues``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, queues: str | None = None, node: str | None = None) -> None:
         self.env = env
         self.log_path = log_path
+        self.queues = queues
+        self.node = node or f"test-{os.getpid()}@%h"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = self.log_path.open("ab")
+        # Beat runs once, with the default worker; a worker of its own site only serves its queues.
+        extra = (["-Q", self.queues] if self.queues else
+                 ["--beat", "--schedule", str(Path(self.env["DRDRILL_DATA_DIR"]) / "celerybeat-schedule")])
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--pool", "prefork",
-             "--concurrency", "3", "--loglevel", "INFO", "-n", f"test-{os.getpid()}@%h",
-             "--schedule", str(Path(self.env["DRDRILL_DATA_DIR"]) / "celerybeat-schedule")],
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "--concurrency", "3",
+             "--loglevel", "INFO", "-n", self.node, *extra],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
