@@ -456,8 +456,6 @@ def maintenance_connection() -> Iterator[Any]:
 class RivalWorker(WorkerPool):
     """A second worker process on the same broker and database, without beat (beat runs once)."""
 
-    node = f"rival-{os.getpid()}@{socket.gethostname()}"
-
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -471,7 +469,7 @@ class RivalWorker(WorkerPool):
 
 @pytest.fixture
 def rival(worker: WorkerPool, tmp_path: Path) -> Iterator[RivalWorker]:
-    pool = RivalWorker(worker.env, tmp_path / "rival.log")
+    pool = RivalWorker(worker.env, tmp_path / "rival.log", node=f"rival-{os.getpid()}@{socket.gethostname()}")
     pool.start()
     yield pool
     pool.stop()
