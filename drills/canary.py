@@ -107,8 +107,9 @@ def tick(drill_id: int) -> None:
     except ActionFailed as error:
         CanaryRun.objects.filter(pk=canary.pk).update(failed_writes=F("failed_writes") + 1, last_error=str(error))
     else:
+        committed_at = db_now()
         with transaction.atomic():
-            CanaryWrite.objects.create(canary=canary, seq=seq, written_at=now)
+            CanaryWrite.objects.create(canary=canary, seq=seq, written_at=now, committed_at=committed_at)
             CanaryRun.objects.filter(pk=canary.pk).update(last_seq=seq)
     current_app.send_task("drills.tasks.canary_tick", args=[drill_id],
                           countdown=max((following - db_now()).total_seconds(), 0.0))

@@ -41,8 +41,9 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _now_param() -> str:
-    return connection.ops.adapt_datetimefield_value(db_now())
+def _now_param() -> str | None:
+    # PostgreSQL reads its own clock inside the statement; only SQLite needs the time passed in.
+    return None if _postgres() else connection.ops.adapt_datetimefield_value(db_now())
 
 
 def _lease_sql() -> str:

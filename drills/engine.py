@@ -60,6 +60,8 @@ from .worker_state import serves, shutting_down
 
 log = logging.getLogger("drdrill.engine")
 
+# A poll due sooner than this goes out at once rather than as a countdown (see complete()).
+IMMEDIATE_POLL_SECONDS = 0.05
 # What a step's error and the texts in its evidence are cut to, after redaction.
 ERROR_CHARS = 2000
 EVIDENCE_TEXT_CHARS = 1000
@@ -403,11 +405,15 @@ def complete(claimed: Claimed, outcome: Outcome | Failure, *, continue_as: str |
             events.append(NewEvent(EventKind.STEP_CANCELLED, f"{step.label} cancelled: the drill was aborted.",
                                    step_run_id=claimed.step_run_id))
         elif isinstance(outcome, PollAgain):
-            fields.update(status=StepRun.Status.POLLING, next_poll_at=now + timedelta(seconds=outcome.after_seconds),
+            # A poll asked for sooner than the broker's timers can keep (a countdown fires up to its
+            # precision late, and costs the timer's own hop) is sent at once; the action sees it
+            # early and asks again for the rest (as `wait` does).
+            after = outcome.after_seconds if outcome.after_seconds >= IMMEDIATE_POLL_SECONDS else 0.0
+            fields.update(status=StepRun.Status.POLLING, next_poll_at=now + timedelta(seconds=after),
                           poll_state=outcome.state)
             if outcome.evidence:
                 fields["evidence"] = outcome.evidence
-            after_commit.append((outcome.after_seconds,))
+            after_commit.append((after,))
         elif isinstance(outcome, WaitForPerson):
             fields.update(status=StepRun.Status.WAITING, evidence={"instructions": outcome.instructions})
             Drill.objects.filter(pk=drill.id, status=Drill.Status.RUNNING).update(status=Drill.Status.WAITING)

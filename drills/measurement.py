@@ -219,10 +219,10 @@ def _rpo_from_canary(drill: Drill, canary: CanaryRun, outage_at: datetime, targe
     evidence["newest_surviving"] = {"seq": survivor["seq"], "at": survivor["written_at"]}
     value = max((outage_at - survivor_at).total_seconds(), 0.0)
     # The recovered copy holds everything up to some moment between the newest surviving row and the
-    # first row it lost (or the outage, if it lost none). That gap, as observed — not the nominal
-    # interval, which a busy worker stretches — is the bound.
+    # moment the first row it lost had committed (or the outage, if it lost none). That gap, as
+    # observed — not the nominal interval, which a busy worker stretches — is the bound.
     first_lost = before_outage.filter(seq__gt=survivor["seq"]).order_by("seq").first()
-    window_end = first_lost.written_at if first_lost else outage_at
+    window_end = (first_lost.committed_at or first_lost.written_at) if first_lost else outage_at
     evidence["loss_window"] = {"newest_surviving_at": survivor["written_at"], "ends_at": window_end.isoformat(),
                                "ends_with": "the first lost row" if first_lost else "the outage start"}
     evidence["canary_gaps_seconds"] = canary_gaps(before_outage)

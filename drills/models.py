@@ -308,7 +308,10 @@ class CanaryWrite(models.Model):
 
     canary = models.ForeignKey(CanaryRun, on_delete=models.CASCADE, related_name="writes")
     seq = models.PositiveIntegerField()
+    # The time the row carries (taken before the write) and the time its write had committed: a copy
+    # taken between the two may or may not hold the row, so the RPO's bound runs to the latter.
     written_at = models.DateTimeField()
+    committed_at = models.DateTimeField(null=True)
 
     class Meta:
         ordering = ["canary", "seq"]

@@ -74,7 +74,7 @@ def test_the_rpo_bound_contains_the_true_loss_window_under_cpu_load(worker, impo
     writes = CanaryWrite.objects.filter(canary__drill=drill, written_at__lte=outage)
     survivor_at = writes.get(seq=survivor).written_at
     first_lost = writes.filter(seq__gt=survivor).order_by("seq").first()
-    window_end = first_lost.written_at if first_lost else outage
+    window_end = first_lost.committed_at if first_lost else outage
     # The copy holds everything up to its consistent point: the truth lies in the observed loss window...
     assert survivor_at <= consistent_at <= window_end
     # ...and the measured RPO with its bound covers it.
