@@ -150,7 +150,9 @@ class Worker:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        # The main process alone: it stops its pool itself (a SIGTERM to the group can leave it
+        # waiting on a queue lock a killed pool process held).
+        os.kill(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -1,4 +1,4 @@
-"""The two statements every step goes through, written as single SQL statements because they are the
+"""The statements every step goes through, written as single SQL statements because they are the
 engine's hot path (docs/performance.md): taking a step (a conditional UPDATE that returns what the
 worker needs) — either because a message asked for it, or because the worker that finished the step
 before it continues straight into it.
@@ -111,6 +111,31 @@ def claim_next(step_run_id: int, *, token: str, worker: str) -> ClaimedRow | Non
     with connection.cursor() as cursor:
         cursor.execute(sql, {"id": step_run_id, "token": token, "worker": worker, "now": _now_param()})
         return _row(step_run_id, cursor.fetchone())
+
+
+def claim_following(drill_id: int, position: int, *, token: str, worker: str) -> ClaimedRow | None:
+    """The fast path of a sequential drill: the worker that finished the step before ``position``
+    takes the step there, in one statement that also checks what the stage rule would (every earlier
+    step succeeded or was skipped; this one pending and not dispatched). None when that does not
+    hold; the caller then reads the statuses and decides the long way."""
+    now = "clock_timestamp()" if _postgres() else "%(now)s"
+    sql = f"""
+        UPDATE drills_steprun SET
+            claimed_from = status,
+            status = 'running', attempt = attempt + 1, phase = 'run',
+            claim_token = %(token)s, worker = %(worker)s,
+            lease_expires_at = {_lease_sql()},
+            dispatched_at = {now},
+            started_at = COALESCE(started_at, {now})
+        WHERE drill_id = %(drill)s AND position = %(position)s AND status = 'pending' AND dispatched_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM drills_steprun earlier WHERE earlier.drill_id = %(drill)s
+                          AND earlier.position < %(position)s AND earlier.status NOT IN ('succeeded', 'skipped'))
+        RETURNING id, {RETURNING}"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"drill": drill_id, "position": position, "token": token, "worker": worker,
+                             "now": _now_param()})
+        values = cursor.fetchone()
+        return None if values is None else _row(values[0], values[1:])
 
 
 def lock_drill(drill_id: int) -> tuple[str | None, datetime]:

@@ -45,7 +45,7 @@ from runbooks.actions import (
 )
 
 from . import canary, resources
-from .claims import ClaimedRow, claim_for_message, claim_next, lock_drill
+from .claims import ClaimedRow, claim_following, claim_for_message, claim_next, lock_drill
 from .clock import db_now
 from .lazy import LazyMapping, LazySequence
 from .log_context import log_context
@@ -266,6 +266,35 @@ def _claim_next(drill: PinnedDrill, run: RunState, worker: str, events: list[New
     return claimed
 
 
+def _alone_in_stage(drill: PinnedDrill, step: PinnedStep) -> bool:
+    """A step that no neighbour shares a parallel group with."""
+    if not step.group:
+        return True
+    neighbours = [drill.step_at(p) for p in (step.position - 1, step.position + 1) if 1 <= p <= len(drill.steps)]
+    return all(n.group != step.group for n in neighbours)
+
+
+def _claim_following(drill: PinnedDrill, step: PinnedStep, worker: str, events: list[NewEvent]) -> Claimed | None:
+    """The common case of a sequential drill decided in one statement: the step after a step that
+    succeeded alone in its stage, alone in its own, served here (docs/performance.md). Anything
+    else (a parallel stage, the last step, a step someone retried or skipped) goes the long way."""
+    if step.position >= len(drill.steps) or not _alone_in_stage(drill, step):
+        return None
+    following = drill.step_at(step.position + 1)
+    if not _alone_in_stage(drill, following) or not serves(drill.queue_of(following)):
+        return None
+    token = uuid.uuid4().hex
+    row = claim_following(drill.id, following.position, token=token, worker=worker)
+    if row is None:
+        return None
+    claimed = _claimed(row, token)
+    if claimed is not None:
+        events.append(NewEvent(EventKind.STEP_STARTED,
+                               f"{claimed.step.label} started (attempt {claimed.attempt}) on {worker}.",
+                               step_run_id=row.step_run_id))
+    return claimed
+
+
 def claim(step_run_id: int, worker: str) -> Claimed | Recheck | None:
     """A message takes its step for this worker, or says why not."""
     token = uuid.uuid4().hex
@@ -447,7 +476,9 @@ def complete(claimed: Claimed, outcome: Outcome | Failure, *, continue_as: str |
         for (countdown,) in after_commit:
             send_step(drill, claimed.step_run_id, step.position, countdown=countdown)
         nxt = None
-        if decide and not aborted and status in Drill.ACTIVE:
+        if continue_as and isinstance(outcome, Done) and status == Drill.Status.RUNNING:
+            nxt = _claim_following(drill, step, continue_as, events)
+        if nxt is None and decide and not aborted and status in Drill.ACTIVE:
             nxt = apply_move(drill, status, next_move(drill, run_states(drill.id)), now, events, continue_as=continue_as)
         record_events(drill.id, events, at=now)
     return nxt

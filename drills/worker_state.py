@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import current_app
-from celery.signals import worker_ready, worker_shutting_down
+from celery.signals import celeryd_after_setup, worker_ready, worker_shutting_down
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -21,14 +21,25 @@ from .models import WorkerHeartbeat
 
 log = logging.getLogger("drdrill.worker")
 _stopping = threading.Event()
+# What this worker consumes, fixed when it set its queues up (before its pool processes fork, so they
+# share it). Reading the app's queue table later would be wrong: sending a task to a queue adds that
+# queue to the table, and a worker that merely sent a step to "site-b" would think it serves it.
+_served: frozenset[str] | None = None
 
 
 def consumed_queues() -> set[str]:
-    """Set in the worker's main process (``-Q``) before its pool processes fork, so they share it."""
+    if _served is not None:
+        return set(_served)
     queues = current_app.amqp.queues
     selected = queues.consume_from
     names = set(selected) if selected else set(queues)
     return names or {current_app.conf.task_default_queue}
+
+
+@celeryd_after_setup.connect(weak=False)
+def fix_served_queues(sender: Any = None, instance: Any = None, **kwargs: Any) -> None:
+    global _served
+    _served = frozenset(consumed_queues())
 
 
 def serves(queue: str | None) -> bool:

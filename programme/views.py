@@ -31,7 +31,6 @@ from .achieved import with_last_achieved
 from .bia import TIER_BANDS, band_text, business_impact_analysis
 from .cadence import DueStatus, cadence_months, cadence_status, due_items
 from .channels import display_address
-from .charts import overview_chart, trend_chart
 from .forms import PlanForm, SubscriptionForm
 from .graph import GraphUnavailable, dependency_svg
 from .models import ArchivedReport, Cadence, Delivery, PlannedDrill, Subscription
@@ -275,6 +274,10 @@ def report_download(request: HttpRequest, quarter: str, fmt: str) -> HttpRespons
 @require_GET
 @requires(Capability.VIEW)
 def report_chart(request: HttpRequest, quarter: str, chart: str) -> HttpResponse:
+    # Charts load matplotlib (~50 MiB a process): imported when a chart is drawn, not by every process
+    # that resolves a URL (a worker writing a notification's link loads the URLconf and so this module).
+    from .charts import overview_chart, trend_chart
+
     q = _quarter(quarter)
     if chart == "overview":
         svg = overview_chart(quarterly_report(q))

@@ -59,7 +59,10 @@ class WorkerPool:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            # The main process alone, as a service manager stops a worker: it stops its pool
+            # itself. A SIGTERM to the whole group kills the pool processes under it, one of them
+            # may hold the pool's queue lock, and the main process then waits for it until killed.
+            os.kill(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
