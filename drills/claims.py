@@ -46,9 +46,19 @@ def _now_param() -> str | None:
     return None if _postgres() else connection.ops.adapt_datetimefield_value(db_now())
 
 
+def _now_sql() -> str:
+    return "clock.now" if _postgres() else "%(now)s"
+
+
+def _clock_sql() -> str:
+    # One reading of the clock for the whole statement: clock_timestamp() written twice gives two
+    # different microseconds, and a step dispatched and started in one claim must show one time.
+    return "FROM (SELECT clock_timestamp() AS now) AS clock" if _postgres() else ""
+
+
 def _lease_sql() -> str:
     if _postgres():
-        return "clock_timestamp() + lease_seconds * interval '1 second'"
+        return "clock.now + lease_seconds * interval '1 second'"
     return "strftime('%%Y-%%m-%%d %%H:%%M:%%f', %(now)s, '+' || lease_seconds || ' seconds')"
 
 
@@ -74,7 +84,7 @@ def claim_for_message(step_run_id: int, *, token: str, worker: str) -> ClaimedRo
     """A ``run_step`` message takes its step: a dispatched pending step whose time has come (a retry
     waits out its backoff), a polling step whose poll is due, or a running step whose lease ran out
     (its worker was lost)."""
-    now = "clock_timestamp()" if _postgres() else "%(now)s"
+    now = _now_sql()
     sql = f"""
         UPDATE drills_steprun SET
             claimed_from = status,
@@ -84,6 +94,7 @@ def claim_for_message(step_run_id: int, *, token: str, worker: str) -> ClaimedRo
             claim_token = %(token)s, worker = %(worker)s,
             lease_expires_at = {_lease_sql()},
             started_at = COALESCE(started_at, {now})
+        {_clock_sql()}
         WHERE id = %(id)s AND (
             (status = 'pending' AND dispatched_at <= {now})
             OR (status = 'polling' AND next_poll_at <= {now})
@@ -97,7 +108,7 @@ def claim_for_message(step_run_id: int, *, token: str, worker: str) -> ClaimedRo
 def claim_next(step_run_id: int, *, token: str, worker: str) -> ClaimedRow | None:
     """The worker that finished a step takes the one after it, in the same transaction: a pending
     step nobody dispatched yet (a duplicate finisher, or ``advance``, finds it dispatched)."""
-    now = "clock_timestamp()" if _postgres() else "%(now)s"
+    now = _now_sql()
     sql = f"""
         UPDATE drills_steprun SET
             claimed_from = status,
@@ -106,6 +117,7 @@ def claim_next(step_run_id: int, *, token: str, worker: str) -> ClaimedRow | Non
             lease_expires_at = {_lease_sql()},
             dispatched_at = {now},
             started_at = COALESCE(started_at, {now})
+        {_clock_sql()}
         WHERE id = %(id)s AND status = 'pending' AND dispatched_at IS NULL
         RETURNING {RETURNING}"""
     with connection.cursor() as cursor:
@@ -118,7 +130,7 @@ def claim_following(drill_id: int, position: int, *, token: str, worker: str) ->
     takes the step there, in one statement that also checks what the stage rule would (every earlier
     step succeeded or was skipped; this one pending and not dispatched). None when that does not
     hold; the caller then reads the statuses and decides the long way."""
-    now = "clock_timestamp()" if _postgres() else "%(now)s"
+    now = _now_sql()
     sql = f"""
         UPDATE drills_steprun SET
             claimed_from = status,
@@ -127,6 +139,7 @@ def claim_following(drill_id: int, position: int, *, token: str, worker: str) ->
             lease_expires_at = {_lease_sql()},
             dispatched_at = {now},
             started_at = COALESCE(started_at, {now})
+        {_clock_sql()}
         WHERE drill_id = %(drill)s AND position = %(position)s AND status = 'pending' AND dispatched_at IS NULL
           AND NOT EXISTS (SELECT 1 FROM drills_steprun earlier WHERE earlier.drill_id = %(drill)s
                           AND earlier.position < %(position)s AND earlier.status NOT IN ('succeeded', 'skipped'))
