@@ -13,6 +13,7 @@ from django.conf import settings
 
 from accounts.roles import Capability, capabilities_of
 from runbooks.actions import ActionFailed, get_action
+from runbooks.plans import step_plan
 
 from .clock import db_now
 from .models import Drill, DrillEvent, StepRun, WorkerHeartbeat, marks_of
@@ -120,7 +121,8 @@ class DrillProgress:
                 "fingerprint": self.fingerprint, "rto": self.drill.rto, "rpo": self.drill.rpo,
                 "keep_polling": self.keep_polling, "choices": self.choices,
                 "resources": list(self.drill.resources.all()),
-                "rto_and_rpo": [m for m in (self.drill.rto, self.drill.rpo) if m is not None]}
+                "rto_and_rpo": [m for m in (self.drill.rto, self.drill.rpo) if m is not None],
+                "live_changes": [run.plan for run in self.step_runs if run.plan.changes_something]}
 
 
 def queues_without_a_worker(drill: Drill, runs: list[StepRun], now: datetime) -> dict[int, str]:
@@ -156,4 +158,7 @@ def drill_progress(drill_id: int, user: Any = None) -> DrillProgress:
     granted = capabilities_of(user)
     for run in runs:
         run.choices = step_choices(run, drill, user, granted)
+        # What the step does, in words, against the drill's pinned bindings: a dry-run's row shows
+        # its plan, a live drill's what it is doing.
+        run.plan = step_plan(run.step, drill.targets)
     return DrillProgress(drill, runs, events, clock, fingerprint, drill_choices(drill, user, granted))

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import Capability, requires
 from runbooks.models import Runbook, ScenarioVersion
+from runbooks.plans import version_plan
 
 from . import selectors, services, tabletop
 from .evidence_pack import drill_evidence_pack
@@ -60,6 +61,11 @@ def drill_start(request: HttpRequest, slug: str) -> HttpResponse:
                                 f"Tick “run v{version.number}, not the latest” to start it anyway.")
         return redirect(f"{runbook.get_absolute_url()}?version={version.number}")
     mode = request.POST.get("mode", Drill.Mode.LIVE)
+    if mode == Drill.Mode.LIVE and request.POST.get("confirmed") != "1":
+        # A live drill changes the world: the person first reads what each step will do, then confirms.
+        return render(request, "drills/drill_confirm.html", {
+            "runbook": runbook, "version": version, "is_latest": version == latest,
+            "plan": version_plan(version, runbook.system.targets)})
     try:
         if mode == Drill.Mode.TABLETOP:
             drill = tabletop.start_tabletop(runbook_version=version, user=request.user,

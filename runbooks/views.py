@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.roles import Capability, requires
 
 from . import editing, services
-from .actions import ActionFailed, ParamError, get_action, parse_params
 from .diffs import version_diff
 from .forms import RunbookImportForm
 from .models import EnvironmentChange, Runbook, System
+from .plans import bindings_for_display, version_plan
 from .yaml_format import RunbookFormatError
 
 # Lists are paged: a company has thousands of systems, and a page renders what a person reads.
@@ -43,7 +43,7 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "system": system,
         "environment_changes": list(system.environment_changes.filter(decision=EnvironmentChange.Decision.PENDING)
                                     .select_related("requested_by")),
-        "targets": services.targets_for_display(system),
+        "targets": bindings_for_display(system.targets),
     })
 
 
@@ -83,13 +83,9 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if request.GET.get("version", "").isdigit():
         version = next((v for v in versions if v.number == int(request.GET["version"])), version)
     steps = list(version.steps.order_by("position")) if version else []
+    plans = {plan.position: plan for plan in version_plan(version, runbook.system.targets)} if version else {}
     for step in steps:
-        try:
-            action = get_action(step.action)
-            step.changes = action.changes
-            step.does = action.describe(parse_params(action.Params, step.params), runbook.system.targets)
-        except (ActionFailed, ParamError) as error:
-            step.changes, step.does = "unknown action", str(error)
+        step.plan = plans[step.position]
     # Every version shows what changed against another: the one before it, or any one chosen.
     compare = None
     if version is not None and request.GET.get("compare", "").isdigit():

@@ -199,11 +199,14 @@ def test_a_tabletop_exercise_does_not_replace_a_systems_measured_figures(signed_
 def test_a_person_without_a_role_gets_a_page_that_explains_it(client: Client):
     from tests.support.roles import user_with_role
 
+    user_with_role("ada", "admin")
     client.force_login(user_with_role("nemo", None))
     response = client.get("/")
     assert response.status_code == 403
     body = response.content.decode()
-    assert "with no role yet" in body and "Sign out" in body
+    assert "You have no role in drdrill yet" in body and "Sign out" in body
+    # Whom to ask, and no link back to the dashboard that would refuse them again (the loop).
+    assert "<strong>ada</strong>" in body and "Back to the dashboard" not in body and "mainnav" not in body
 
 
 @pytest.mark.django_db
