@@ -130,7 +130,7 @@ def test_a_participant_confirms_a_manual_step_from_the_live_page(worker, signed_
         action: http.request
         params: {{url: "{service.url}/health"}}
 """))
-    signed_in.post("/runbooks/drill-under-test/start/", {"mode": "live"})
+    signed_in.post("/runbooks/drill-under-test/start/", {"mode": "live", "confirmed": "1"})
     drill = wait_for_drill(Drill.objects.get(), statuses=("waiting",))
 
     page = signed_in.get(f"/drills/{drill.pk}/").content.decode()
@@ -157,7 +157,7 @@ def test_the_progress_partial_swaps_nothing_when_nothing_changed(worker, signed_
         action: manual.confirm
         params: {instructions: "Ready?"}
 """))
-    signed_in.post("/runbooks/drill-under-test/start/", {"mode": "live"})
+    signed_in.post("/runbooks/drill-under-test/start/", {"mode": "live", "confirmed": "1"})
     drill = wait_for_drill(Drill.objects.get(), statuses=("waiting",))
 
     first = signed_in.get(f"/drills/{drill.pk}/progress/", headers={"HX-Request": "true"})
@@ -218,7 +218,7 @@ def test_the_import_address_leads_back_to_the_form(signed_in: Client):
 def test_the_evidence_pack_holds_steps_figures_and_timeline(worker, signed_in: Client, import_yaml, orders_db,
                                                             orders_service):
     import_yaml(orders_system_yaml(orders_db, orders_service), runbook_yaml())
-    signed_in.post("/runbooks/demo-orders-backup-restore/start/", {"mode": "live"})
+    signed_in.post("/runbooks/demo-orders-backup-restore/start/", {"mode": "live", "confirmed": "1"})
     drill = wait_for_drill(Drill.objects.get(), timeout=90)
     response = signed_in.get(f"/drills/{drill.pk}/evidence.json")
     assert response.status_code == 200
