@@ -16,6 +16,7 @@ from runbooks.actions import ActionFailed, get_action
 from runbooks.plans import step_plan
 
 from .clock import db_now
+from .gantt import Gantt, drill_gantt
 from .models import Drill, DrillEvent, StepRun, WorkerHeartbeat, marks_of
 from .selectors import drill_for_page, step_runs_for_page
 
@@ -104,6 +105,7 @@ class DrillProgress:
     clock: OutageClock
     fingerprint: str
     choices: DrillChoices
+    gantt: Gantt | None = None
 
     @property
     def keep_polling(self) -> bool:
@@ -122,7 +124,8 @@ class DrillProgress:
                 "keep_polling": self.keep_polling, "choices": self.choices,
                 "resources": list(self.drill.resources.all()),
                 "rto_and_rpo": [m for m in (self.drill.rto, self.drill.rpo) if m is not None],
-                "live_changes": [run.plan for run in self.step_runs if run.plan.changes_something]}
+                "live_changes": [run.plan for run in self.step_runs if run.plan.changes_something],
+                "gantt": self.gantt}
 
 
 def queues_without_a_worker(drill: Drill, runs: list[StepRun], now: datetime) -> dict[int, str]:
@@ -161,4 +164,6 @@ def drill_progress(drill_id: int, user: Any = None) -> DrillProgress:
         # What the step does, in words, against the drill's pinned bindings: a dry-run's row shows
         # its plan, a live drill's what it is doing.
         run.plan = step_plan(run.step, drill.targets)
-    return DrillProgress(drill, runs, events, clock, fingerprint, drill_choices(drill, user, granted))
+    gantt = drill_gantt(drill, runs, now=clock.server_now, outage_start=clock.started_at,
+                        service_restored=clock.restored_at)
+    return DrillProgress(drill, runs, events, clock, fingerprint, drill_choices(drill, user, granted), gantt)

@@ -19,7 +19,7 @@ from . import editing, services
 from .diffs import version_diff
 from .forms import RunbookImportForm
 from .models import EnvironmentChange, Runbook, System
-from .plans import bindings_for_display, version_plan
+from .plans import bindings_for_display, step_plan
 from .yaml_format import RunbookFormatError
 
 # Lists are paged: a company has thousands of systems, and a page renders what a person reads.
@@ -83,9 +83,8 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if request.GET.get("version", "").isdigit():
         version = next((v for v in versions if v.number == int(request.GET["version"])), version)
     steps = list(version.steps.order_by("position")) if version else []
-    plans = {plan.position: plan for plan in version_plan(version, runbook.system.targets)} if version else {}
     for step in steps:
-        step.plan = plans[step.position]
+        step.plan = step_plan(step, runbook.system.targets)
     # Every version shows what changed against another: the one before it, or any one chosen.
     compare = None
     if version is not None and request.GET.get("compare", "").isdigit():

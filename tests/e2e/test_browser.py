@@ -89,6 +89,9 @@ def test_coordinator_runs_the_demo_drill_and_sees_rto_and_rpo(worker, live_serve
     page.wait_for_selector("#drill-status[data-status=succeeded]", timeout=30_000)
     page.wait_for_selector("#rto-result", timeout=15_000)
     shoot_both_widths(page, "drill-result")
+    # The drill over time, drawn while it ran without a reload: a bar per step, the outage behind them.
+    assert page.locator("#gantt rect.bar").count() == 6
+    assert page.locator("#gantt rect.outage").count() == 1
 
     assert page.url == drill_url
     assert page.evaluate("window.__noReload") is True
