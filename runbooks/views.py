@@ -4,11 +4,14 @@ its drill history as an htmx partial served by drills, so planning never reads w
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -164,3 +167,18 @@ def runbook_export(request: HttpRequest, slug: str | None = None) -> HttpRespons
     response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slug or "runbooks"}.yaml"'
     return response
+
+
+RUNBOOK_FORMAT_DOC = Path(settings.BASE_DIR) / "docs" / "runbook-format.md"
+
+
+@require_GET
+@requires(Capability.VIEW)
+def runbook_format(request: HttpRequest) -> HttpResponse:
+    """The runbook format's reference, where the import form and the editor name it: served by the
+    app itself, since a DR tool often runs where the internet is not reachable."""
+    try:
+        text = RUNBOOK_FORMAT_DOC.read_text(encoding="utf-8")
+    except OSError:
+        raise Http404("docs/runbook-format.md is not installed with this copy of drdrill") from None
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
