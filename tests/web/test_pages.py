@@ -82,6 +82,9 @@ def test_uploading_a_file_imports_it_and_an_unchanged_upload_adds_no_version(sig
 
     page = signed_in.get("/runbooks/demo-orders-backup-restore/").content.decode()
     assert "Back up the orders database" in page and "Start live drill" in page
+    # The page names the format's document as a link the app itself serves.
+    assert 'href="/runbooks/format.md"' in response.content.decode()
+    assert "# " in signed_in.get("/runbooks/format.md").content.decode()
 
 
 @pytest.mark.django_db
