@@ -7,8 +7,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Q
 from django.db import transaction
+from django.db.models import Q
 
 from .roles import Role, roles_of
 from .signals import role_changed

@@ -57,7 +57,8 @@ class StepPlan:
 
     @property
     def changes_something(self) -> bool:
-        return self.changes != "nothing"
+        # "nothing", "nothing (read-only probes)": the catalogue's words for a step that only looks.
+        return not self.changes.startswith("nothing") and not self.problem
 
 
 def step_plan(step: Step, targets: dict[str, dict[str, Any]]) -> StepPlan:

@@ -24,8 +24,8 @@ def horizontal_overflow(page) -> int:  # noqa: F811
     return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
 
-def test_a_dry_run_shows_its_plan_history_filters_survive_a_reload_and_pages_fit_a_phone(  # noqa: F811
-        worker, live_server, page, import_yaml, start_drill, orders_db, orders_service):
+def test_a_dry_run_shows_its_plan_history_filters_survive_a_reload_and_pages_fit_a_phone(
+        worker, live_server, page, import_yaml, start_drill, orders_db, orders_service):  # noqa: F811
     import_yaml(orders_system_yaml(orders_db, orders_service), runbook_yaml())
     log_in(page, live_server)
 
