@@ -84,8 +84,8 @@ def check(user: Any, capability: Capability, doing: str) -> None:
     """Raise PermissionDenied with a message naming the missing capability."""
     if not user_can(user, capability):
         who = getattr(user, "username", None) or "this user"
-        raise PermissionDenied(f"{who} may not {doing}: it needs the {capability.value} capability "
-                               f"(roles: {', '.join(sorted(r.value for r in ROLE_CAPABILITIES if capability in ROLE_CAPABILITIES[r]))}).")
+        raise PermissionDenied(f"{who} may not {doing}: that takes the {' or '.join(roles_with(capability))} role, "
+                               "which an administrator grants.")
 
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
