@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from runbooks.models import Runbook, Scenario, System
-from tests.support.roles import PASSWORD, user_with_role
+from tests.support.roles import user_with_role
 from tests.support.scenarios import BACKUP_RESTORE_EXAMPLE
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +27,7 @@ def test_a_restart_keeps_the_runbook_version_a_person_imported_and_the_bindings_
     restart_make_run()  # the first start creates what is missing: everything
     assert Runbook.objects.filter(slug="demo-orders-backup-restore").exists()
     assert Scenario.objects.filter(slug="demo-orders-database-lost").exists()
-    user_with_role("casey", "coordinator")
-    client.login(username="casey", password=PASSWORD)
+    client.force_login(user_with_role("casey", "coordinator"))
     edited = BACKUP_RESTORE_EXAMPLE.read_text().replace("params: {seconds: 3}", "params: {seconds: 5}")
     response = client.post("/runbooks/import/", {"files": SimpleUploadedFile("orders.yaml", edited.encode())})
     assert response.status_code == 302
