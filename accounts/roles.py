@@ -41,6 +41,21 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
 }
 
 
+# What each capability lets a person do, in the words a refusal uses.
+CAPABILITY_WORDS: dict[Capability, str] = {
+    Capability.VIEW: "see systems, runbooks and drills",
+    Capability.PARTICIPATE: "confirm steps and write lessons",
+    Capability.COORDINATE: "import runbooks and start or stop drills",
+    Capability.APPROVE: "approve gates and production drills",
+    Capability.AUDIT: "read the audit trail",
+    Capability.ADMINISTER: "change the inventory and grant roles",
+}
+
+
+def roles_with(capability: Capability) -> list[str]:
+    return [role.value for role in Role if capability in ROLE_CAPABILITIES[role]]
+
+
 def roles_of(user: Any) -> set[Role]:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return set()
@@ -69,8 +84,8 @@ def check(user: Any, capability: Capability, doing: str) -> None:
     """Raise PermissionDenied with a message naming the missing capability."""
     if not user_can(user, capability):
         who = getattr(user, "username", None) or "this user"
-        raise PermissionDenied(f"{who} may not {doing}: it needs the {capability.value} capability "
-                               f"(roles: {', '.join(sorted(r.value for r in ROLE_CAPABILITIES if capability in ROLE_CAPABILITIES[r]))}).")
+        raise PermissionDenied(f"{who} may not {doing}: that takes the {' or '.join(roles_with(capability))} role, "
+                               "which an administrator grants.")
 
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -84,7 +99,8 @@ def requires(capability: Capability) -> Callable[[View], View]:
         @wraps(view)
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not user_can(request.user, capability):
-                raise PermissionDenied(f"This needs the {capability.value} capability.")
+                raise PermissionDenied(f"Your role does not let you {CAPABILITY_WORDS[capability]}: that takes the "
+                                       f"{' or '.join(roles_with(capability))} role. An administrator grants roles.")
             return view(request, *args, **kwargs)
 
         guarded.required_capability = capability  # type: ignore[attr-defined]

@@ -137,7 +137,7 @@ def test_the_cli_refuses_a_user_without_the_coordinator_role(world):
     from django.core.management import CommandError, call_command
 
     user_with_role("pat", Role.PARTICIPANT.value)
-    with pytest.raises(CommandError, match="coordinate"):
+    with pytest.raises(CommandError, match="coordinator"):
         call_command("drill", "run", world["slug"], "--dry-run", "--user", "pat")
     assert Drill.objects.count() == 1
 

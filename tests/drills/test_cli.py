@@ -48,6 +48,24 @@ def test_dry_run_from_the_cli(worker, import_yaml, orders_db, orders_service):
     result = json.loads(out.getvalue())
     assert result["mode"] == "dry_run" and result["status"] == "succeeded"
     assert result["rto_seconds"] is None
+    # A dry-run changed nothing, so no step "succeeded": each is planned, with its plan in words.
+    assert [s["status"] for s in result["steps"]] == ["planned"] * 6
+    disaster = result["steps"][3]
+    assert disaster["plan"] == f"deletes the database file {orders_db} (target 'db'): the outage"
+    assert result["changed"].startswith("nothing")
+    assert any("deletes the database file" in change for change in result["a_live_run_would"])
+    assert orders_db.exists()
+
+
+def test_a_dry_run_that_would_fail_says_so_and_why(worker, import_yaml, tmp_path, orders_service):
+    missing = tmp_path / "not-there.sqlite3"
+    import_yaml(orders_system_yaml(missing, orders_service), runbook_yaml())
+    out = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("drill", "run", "demo-orders-backup-restore", "--dry-run", "--wait", "--json", stdout=out)
+    steps = json.loads(out.getvalue())["steps"]
+    assert steps[0]["status"] == "planned" and steps[1]["status"] == "would_fail"
+    assert "not-there.sqlite3" in steps[1]["error"]
 
 
 def test_an_unknown_runbook_is_a_clear_error(db):
