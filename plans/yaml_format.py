@@ -181,16 +181,14 @@ def _resolve_order(entries: list[dict[str, Any]], at: ProblemsAt) -> None:
         else:
             entry["after"], entry["order"] = sorted(_nearest_in_plan(entry["system"], graph, in_plan)), "dependencies"
         del entry["explicit_after"]
-    sorter = TopologicalSorter({e["system"]: e["after"] for e in entries})
     try:
-        order = list(sorter.static_order())
+        waves = stages_of(entries)
     except CycleError as error:
         cycle = list(reversed(error.args[1]))  # graphlib lists it against the arrows: make it read "waits for"
         at.add("systems", f"the recovery order has a cycle: {' → '.join(cycle)} (each waits for the next). "
                           "Break it with an explicit 'after' on one of these systems, or fix their depends_on.")
         return
-    position = {slug: i for i, slug in enumerate(order)}
-    entries.sort(key=lambda e: position[e["system"]])
+    entries[:] = [entry for wave in waves for entry in wave]
 
 
 def _inventory_dependencies() -> dict[str, set[str]]:
@@ -236,8 +234,9 @@ def plan_to_yaml(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def stages_of(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The entries in waves: each wave's systems wait only for earlier waves, so a wave recovers in
-    parallel. For pages: a plan drill itself starts each system as soon as what it waits for is back."""
+    """The entries in waves, each sorted by slug: a wave's systems wait only for earlier waves, so a
+    wave may recover in parallel (a plan drill itself starts each system as soon as what it waits for
+    is back, without waiting for the rest of its wave). Raises CycleError naming a cycle."""
     sorter = TopologicalSorter({e["system"]: e["after"] for e in entries})
     by_slug = {e["system"]: e for e in entries}
     sorter.prepare()
