@@ -148,3 +148,20 @@ class SystemRecovery(models.Model):
             Drill.Status.FAILED: self.State.FAILED,
             Drill.Status.ABORTED: self.State.ABORTED,
         }.get(self.drill.status, self.State.RUNNING)
+
+
+class FailbackLink(models.Model):
+    """A failback drill started from the failover drill it undoes: the two are shown together (the
+    time on the secondary, what the failback carried back and verified). Kept here, above drills, so
+    drills stays unaware of it; the drill page loads the pair from plans with htmx."""
+
+    failover = models.ForeignKey(Drill, on_delete=models.PROTECT, related_name="failback_links")
+    failback = models.OneToOneField(Drill, on_delete=models.PROTECT, related_name="failback_link")
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"drill {self.failback_id} fails back drill {self.failover_id}"

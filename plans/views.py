@@ -11,10 +11,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import Capability, requires
+from drills.models import Drill
+from drills.services import DrillActionRefused
 from runbooks.forms import RunbookImportForm
+from runbooks.models import Runbook
 
-from . import services
-from .models import Plan, PlanDrill
+from . import failback, services
+from .models import Plan, PlanDrill, SystemRecovery
 from .selectors import plan_drill_rows
 from .yaml_format import PlanFormatError, stages_of
 
@@ -111,3 +114,34 @@ def plan_drill_abort(request: HttpRequest, pk: int) -> HttpResponse:
     except services.PlanActionRefused as refusal:
         messages.error(request, str(refusal))
     return redirect(plan_drill)
+
+
+@require_GET
+@requires(Capability.VIEW)
+def drill_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = get_object_or_404(Drill.objects.select_related("system"), pk=pk)
+    offer = failback.can_fail_back(drill)
+    return render(request, "plans/partials/drill_panel.html", {
+        "drill": drill,
+        "recovery": SystemRecovery.objects.filter(drill=drill).select_related("plan_drill__plan_version__plan").first(),
+        "pairs": failback.pairs_of(drill),
+        "failback_runbooks": failback.failback_runbooks(drill.system) if offer else [],
+    })
+
+
+@require_POST
+@requires(Capability.COORDINATE)
+def failback_start(request: HttpRequest, pk: int) -> HttpResponse:
+    failover = get_object_or_404(Drill, pk=pk)
+    runbook = Runbook.objects.filter(slug=request.POST.get("runbook", "")).first()
+    if runbook is None:
+        messages.error(request, "Choose the failback runbook to run.")
+        return redirect(failover)
+    try:
+        drill = failback.start_failback(failover=failover, runbook=runbook, user=request.user,
+                                        mode=request.POST.get("mode", Drill.Mode.LIVE),
+                                        confirmation=request.POST.get("confirmation"))
+    except (DrillActionRefused, PermissionDenied) as refusal:
+        messages.error(request, str(refusal))
+        return redirect(failover)
+    return redirect(drill)
