@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from drills.models import Drill
+
 from . import services
 from .models import PlanDrill
 
@@ -15,9 +17,12 @@ def advance_plan_drill(plan_drill_id: int) -> None:
 
 @shared_task(name="plans.tasks.sweep_plan_drills")
 def sweep_plan_drills() -> int:
-    """What a lost message would have done: look at every running plan drill again. Also how a plan
-    drill learns that a system drill's production start was rejected (that ends no drill that ran)."""
-    running = list(PlanDrill.objects.filter(status=PlanDrill.Status.RUNNING).values_list("pk", flat=True))
-    for plan_drill_id in running:
+    """What a lost message would have done: look at every running plan drill again, and at every
+    failed one with a system drill running again (retried on its page). Also how a plan drill learns
+    that a system drill's production start was rejected (that ends no drill that ran)."""
+    moving = set(PlanDrill.objects.filter(status=PlanDrill.Status.RUNNING).values_list("pk", flat=True))
+    moving |= set(PlanDrill.objects.filter(status=PlanDrill.Status.FAILED, recoveries__drill__status__in=Drill.ACTIVE)
+                  .values_list("pk", flat=True))
+    for plan_drill_id in sorted(moving):
         services.advance(plan_drill_id)
-    return len(running)
+    return len(moving)
