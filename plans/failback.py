@@ -44,6 +44,8 @@ def start_failback(*, failover: Drill, runbook: Runbook, user: Any, mode: str = 
     if not can_fail_back(failover):
         raise DrillActionRefused(f"Drill #{failover.pk} is not a succeeded failover: a failback starts from a "
                                  "failover drill that succeeded (and is not itself a failback).")
+    if mode not in (Drill.Mode.LIVE, Drill.Mode.DRY_RUN):
+        raise DrillActionRefused("A failback runs live or as a dry-run.")
     if runbook.system_id != failover.system_id:
         raise DrillActionRefused(f"{runbook.title} recovers {runbook.system}, not {failover.system}: fail back "
                                  "with a runbook of the same system.")
