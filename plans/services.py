@@ -139,7 +139,7 @@ def advance(plan_drill_id: int) -> None:
     nothing is left to move. Safe to call any number of times from anywhere (a drill's end, the
     sweep): it only starts what has not been started."""
     with transaction.atomic():
-        plan_drill = (PlanDrill.objects.select_for_update().select_related("plan_version__plan", "started_by")
+        plan_drill = (PlanDrill.objects.select_for_update(of=("self",)).select_related("plan_version__plan", "started_by")
                       .filter(pk=plan_drill_id, status__in=PlanDrill.MOVABLE).first())
         if plan_drill is None:
             return
