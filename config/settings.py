@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "audit",
     "runbooks",
     "drills",
+    "plans",
     "reviews",
     "observability",
     "programme",
@@ -286,6 +287,8 @@ DRDRILL_HEARTBEAT_SECONDS = env_float("DRDRILL_HEARTBEAT_SECONDS", 5.0)
 DRDRILL_PROGRAMME_TICK_SECONDS = env_float("DRDRILL_PROGRAMME_TICK_SECONDS", 60.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-active-drills": {"task": "drills.tasks.sweep_active_drills", "schedule": DRDRILL_SWEEP_SECONDS},
+    # Plan drills move on when a system drill ends; this catches a lost nudge and a rejected start.
+    "sweep-plan-drills": {"task": "plans.tasks.sweep_plan_drills", "schedule": DRDRILL_SWEEP_SECONDS},
     "programme-tick": {"task": "programme.tasks.programme_tick", "schedule": DRDRILL_PROGRAMME_TICK_SECONDS},
     # Issues (archives) the quarterly report once a quarter has ended; a no-op once it is archived.
     "archive-ended-quarter": {"task": "programme.tasks.archive_ended_quarter",

@@ -19,11 +19,12 @@ ALLOWED: dict[str, set[str]] = {
     "audit": {"accounts"},
     "runbooks": {"accounts", "audit"},
     "drills": {"accounts", "audit", "runbooks"},
+    "plans": {"accounts", "audit", "runbooks", "drills"},
     "observability": {"accounts", "drills", "runbooks"},
     "reviews": {"accounts", "audit", "runbooks", "drills"},
     "programme": {"accounts", "audit", "runbooks", "drills", "reviews"},
     "demo": {"accounts", "audit", "runbooks", "drills", "reviews", "programme"},
-    "config": {"accounts", "audit", "runbooks", "drills", "reviews", "observability", "programme", "demo"},
+    "config": {"accounts", "audit", "runbooks", "drills", "plans", "reviews", "observability", "programme", "demo"},
 }
 APPS = set(ALLOWED)
 
