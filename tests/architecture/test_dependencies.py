@@ -20,10 +20,13 @@ ALLOWED: dict[str, set[str]] = {
     "runbooks": {"accounts", "audit"},
     "drills": {"accounts", "audit", "runbooks"},
     "observability": {"accounts", "drills", "runbooks"},
-    "reviews": {"accounts", "audit", "runbooks", "drills"},
-    "programme": {"accounts", "audit", "runbooks", "drills", "reviews"},
-    "demo": {"accounts", "audit", "runbooks", "drills", "reviews", "programme"},
-    "config": {"accounts", "audit", "runbooks", "drills", "reviews", "observability", "programme", "demo"},
+    # What a drill's evidence supports (the control catalogue), whether its records may go (retention).
+    "compliance": {"accounts", "audit", "runbooks", "drills"},
+    "reviews": {"accounts", "audit", "runbooks", "drills", "compliance"},
+    "programme": {"accounts", "audit", "runbooks", "drills", "compliance", "reviews"},
+    "demo": {"accounts", "audit", "runbooks", "drills", "compliance", "reviews", "programme"},
+    "config": {"accounts", "audit", "runbooks", "drills", "compliance", "reviews", "observability", "programme",
+               "demo"},
 }
 APPS = set(ALLOWED)
 
