@@ -172,11 +172,19 @@ def catalogue_paths() -> list[Path]:
 
 
 @cache
-def _cached(paths: tuple[Path, ...], followed: tuple[str, ...] | None) -> Catalogue:
-    return read_catalogue(list(paths), list(followed) if followed is not None else None)
+def _cached(files: tuple[tuple[Path, int, int], ...], followed: tuple[str, ...] | None) -> Catalogue:
+    return read_catalogue([path for path, _, _ in files], list(followed) if followed is not None else None)
+
+
+def _version(path: Path) -> tuple[Path, int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return path, 0, -1  # read_catalogue says why it cannot be read
+    return path, stat.st_mtime_ns, stat.st_size
 
 
 def catalogue() -> Catalogue:
-    """The catalogue as configured, read once per process (and again when the settings change)."""
+    """The catalogue as configured, read once per process and again when a file or a setting changes."""
     followed = tuple(settings.DRDRILL_COMPLIANCE_FRAMEWORKS) or None
-    return _cached(tuple(catalogue_paths()), followed)
+    return _cached(tuple(_version(p) for p in catalogue_paths()), followed)

@@ -12,8 +12,16 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from compliance.catalogue import TestType, catalogue
-from compliance.evidence import ControlSupport, ImpactWarning, Objectives, Support, controls_supported, evidence_of, \
-    impact_warnings, objectives_of
+from compliance.evidence import (
+    ControlSupport,
+    ImpactWarning,
+    Objectives,
+    Support,
+    controls_supported,
+    evidence_of,
+    impact_warnings,
+    objectives_of,
+)
 from drills.models import Approval, Drill, DrillEvent, Measurement, StepRun
 from drills.selectors import drill_for_page, step_runs_for_page
 from drills.tabletop import Estimate, estimate_of
