@@ -101,7 +101,7 @@ def coverage_matrix(*, ends: datetime, systems: list[System] | None = None,
     starts = min(months_before(ends, longest), ends - PASSING_WINDOW)
     drills = list(Drill.objects.filter(system__in=systems, status__in=HELD, finished_at__gte=starts,
                                        finished_at__lt=ends).order_by("finished_at", "pk")
-                  .only("pk", "system_id", "mode", "kind", "status", "finished_at"))
+                  .only("pk", "system", "mode", "kind", "status", "finished_at"))
     extra = extra_facts([d.pk for d in drills]) if extra_facts else None
     evidence = evidence_of(drills, extra=extra)
     by_system: dict[int, list[DrillEvidence]] = {s.pk: [] for s in systems}

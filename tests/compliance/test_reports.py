@@ -69,7 +69,7 @@ def test_the_post_drill_report_gives_test_type_objectives_controls_and_the_impac
            "failback completed PASS" in text
 
 
-def test_type(drill: Drill) -> int:
+def kind_of_test(drill: Drill) -> int:
     if drill.mode == "tabletop" or drill.kind == "tabletop":
         return 1
     if drill.mode == "dry_run":
@@ -105,15 +105,15 @@ def test_the_coverage_matrix_of_a_generated_year_matches_the_rows(client: Client
     critical = list(System.objects.filter(tier__in=[0, 1]).order_by("tier", "name"))
     held = {s.pk: list(Drill.objects.filter(system=s, status__in=["succeeded", "failed"], finished_at__lt=ends)
                        .prefetch_related("measurements").order_by("finished_at", "pk")) for s in critical}
-    known = {d.pk: (test_type(d), facts(d)) for drills in held.values() for d in drills}
+    known = {d.pk: (kind_of_test(d), facts(d)) for drills in held.values() for d in drills}
     expected: dict[tuple[str, str], tuple[str, list[int]]] = {}
     for control in catalogue().controls:
         starts = ends - relativedelta(months=control.every_months)
         for system in critical:
             best, ids = "no", []
             for drill in held[system.pk]:
-                kind_of_test, evidence = known[drill.pk]
-                if drill.finished_at < starts or kind_of_test < control.min_test_type:
+                strength, evidence = known[drill.pk]
+                if drill.finished_at < starts or strength < control.min_test_type:
                     continue
                 support = "yes" if drill.status == "succeeded" and set(control.evidence) <= evidence else "partial"
                 if (support, best) in (("yes", "no"), ("yes", "partial"), ("partial", "no")):
@@ -122,7 +122,7 @@ def test_the_coverage_matrix_of_a_generated_year_matches_the_rows(client: Client
                     ids.append(drill.pk)
             expected[(control.id, system.slug)] = (best, ids)
     passing = {s.slug: [d.pk for d in held[s.pk] if d.finished_at >= ends - timedelta(days=365)
-                        and test_type(d) >= 3 and d.status == "succeeded" and "objectives_met" in known[d.pk][1]]
+                        and kind_of_test(d) >= 3 and d.status == "succeeded" and "objectives_met" in known[d.pk][1]]
                for s in critical}
     assert {v[0] for v in expected.values()} == {"yes", "partial", "no"}, "the year holds every kind of cell"
     assert expected[("dora-24.5-remedied", "auth-service")] == ("yes", [lessoned.pk])
