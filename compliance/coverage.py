@@ -53,6 +53,11 @@ class ControlRow:
     cells: list[Cell]  # one per system, in the matrix's system order
 
     @property
+    def counts(self) -> tuple[int, int, int]:
+        supports = [c.support for c in self.cells]
+        return supports.count(Support.YES), supports.count(Support.PARTIAL), supports.count(Support.NO)
+
+    @property
     def overall(self) -> str:
         """yes: every critical system has the evidence; no: none has any; partial otherwise."""
         supports = {c.support for c in self.cells}
@@ -79,16 +84,11 @@ class CoverageMatrix:
     def passing_count(self) -> int:
         return sum(1 for v in self.passing.values() if v)
 
-    def passing_row(self) -> list[tuple[System, int | None]]:
-        return [(s, self.passing.get(s.pk)) for s in self.systems]
-
-    def system_summary(self) -> list[tuple[System, int, int, int]]:
-        """Per system: controls with evidence, with partial evidence, without."""
-        summary = []
-        for n, system in enumerate(self.systems):
-            cells = [row.cells[n].support for row in self.rows]
-            summary.append((system, cells.count(Support.YES), cells.count(Support.PARTIAL), cells.count(Support.NO)))
-        return summary
+    @property
+    def by_system(self) -> list[tuple[System, list[tuple[ControlRow, Cell]], int | None]]:
+        """The matrix a row per system: its cell for each control, and its latest passing drill."""
+        return [(system, [(row, row.cells[n]) for row in self.rows], self.passing.get(system.pk))
+                for n, system in enumerate(self.systems)]
 
 
 def coverage_matrix(*, ends: datetime, systems: list[System] | None = None,
