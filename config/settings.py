@@ -316,6 +316,8 @@ DRDRILL_COMPLIANCE_FRAMEWORKS = [f.strip() for f in os.environ.get("DRDRILL_COMP
 DRDRILL_CONTROLS_FILE = os.environ.get("DRDRILL_CONTROLS_FILE", "")
 DRDRILL_CRITICAL_TIERS = [int(t) for t in os.environ.get("DRDRILL_CRITICAL_TIERS", "0,1").split(",") if t.strip()]
 DRDRILL_RETENTION_YEARS = int(os.environ.get("DRDRILL_RETENTION_YEARS", "6"))
+# Deficiencies of this severity or worse are reported to management, who acknowledge them.
+DRDRILL_MANAGEMENT_SEVERITY = os.environ.get("DRDRILL_MANAGEMENT_SEVERITY", "high")
 
 # Links in notifications and the calendar feed point here.
 DRDRILL_BASE_URL = os.environ.get("DRDRILL_BASE_URL", "http://127.0.0.1:8000")

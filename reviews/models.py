@@ -138,6 +138,12 @@ class ActionItem(models.Model):
     verified_by_drill = models.ForeignKey(Drill, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
+    # A deficiency at or above DRDRILL_MANAGEMENT_SEVERITY is reported to management (RTS 2024/1774
+    # Art. 25: deficiencies reported to the management body), who acknowledge it.
+    management_acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                                   on_delete=models.SET_NULL, related_name="+")
+    management_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    management_comment = models.TextField(blank=True)
 
     class Meta:
         ordering = ["due_date", "pk"]
@@ -152,6 +158,13 @@ class ActionItem(models.Model):
     @property
     def is_deficiency(self) -> bool:
         return bool(self.severity)
+
+    SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+    @property
+    def reported_to_management(self) -> bool:
+        threshold = self.SEVERITY_RANK.get(settings.DRDRILL_MANAGEMENT_SEVERITY, 3)
+        return self.SEVERITY_RANK.get(self.severity, 0) >= threshold
 
     @property
     def is_open(self) -> bool:

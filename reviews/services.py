@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -240,6 +241,29 @@ def confirm_deficiency_fixed(*, item: ActionItem, user: Any) -> Drill:
                summary=f"confirmed the deficiency “{item.title}” fixed, verified by drill #{drill.pk}")
         _revise(item.lesson.drill_id, user, f"deficiency “{item.title}” closed by drill #{drill.pk}")
     return drill
+
+
+def acknowledge_deficiency(*, item: ActionItem, user: Any, comment: str) -> None:
+    """Management acknowledges a deficiency reported to it (an approver: the people who answer for
+    production), with a comment."""
+    check(user, Capability.APPROVE, "acknowledge deficiencies reported to management")
+    comment = comment.strip()
+    if not item.reported_to_management:
+        raise ReviewRefused(f"“{item.title}” is not reported to management: only deficiencies of severity "
+                            f"{settings.DRDRILL_MANAGEMENT_SEVERITY} or worse are (DRDRILL_MANAGEMENT_SEVERITY).")
+    if item.management_acknowledged_at is not None:
+        raise ReviewRefused(f"“{item.title}” was acknowledged by {item.management_acknowledged_by} on "
+                            f"{item.management_acknowledged_at:%Y-%m-%d}.")
+    if not comment:
+        raise ReviewRefused("Say what management decided in a comment: it is recorded with the acknowledgement.")
+    with transaction.atomic():
+        ActionItem.objects.filter(pk=item.pk).update(management_acknowledged_by=user,
+                                                     management_acknowledged_at=timezone.now(),
+                                                     management_comment=comment)
+        record("action_item.acknowledged", actor=user, obj=item, drill_id=item.lesson.drill_id,
+               after={"severity": item.severity, "comment": comment},
+               summary=f"acknowledged for management the {item.severity} deficiency “{item.title}”")
+        _revise(item.lesson.drill_id, user, f"deficiency “{item.title}” acknowledged by management")
 
 
 def _revise(drill_id: int, user: Any, reason: str) -> None:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("reviews/actions/", views.action_item_list, name="action_item_list"),
     path("reviews/actions/open/", views.open_action_items_partial, name="open_action_items"),
     path("reviews/actions/<int:pk>/confirm/", views.action_item_confirm, name="action_item_confirm"),
+    path("reviews/actions/<int:pk>/acknowledge/", views.action_item_acknowledge, name="action_item_acknowledge"),
     path("reviews/actions/<int:pk>/status/", views.action_item_status, name="action_item_status"),
     path("reviews/checklist/", views.checklist_template, name="checklist_template"),
     path("reviews/checklist/add/", views.checklist_template_add, name="checklist_template_add"),

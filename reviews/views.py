@@ -219,6 +219,19 @@ def report_revision(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 
 
 @require_POST
+@requires(Capability.APPROVE)
+def action_item_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(ActionItem.objects.select_related("lesson__drill", "management_acknowledged_by"), pk=pk)
+    try:
+        services.acknowledge_deficiency(item=item, user=request.user, comment=request.POST.get("comment", ""))
+    except services.ReviewRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"“{item.title}” acknowledged for management.")
+    return redirect("reviews:action_item_list")
+
+
+@require_POST
 @requires(Capability.SIGN_OFF)
 def action_item_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(ActionItem.objects.select_related("lesson__drill", "system"), pk=pk)

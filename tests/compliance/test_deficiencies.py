@@ -1,6 +1,7 @@
 """A deficiency's action item stays open after its owner marks it done, until a later drill's
 evidence verifies the fix (found by itself: the same figure now within its target) and a second
-person confirms it."""
+person confirms it. A deficiency of high severity or worse is reported to management, and an
+approver acknowledges it with a comment."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from reviews.models import ActionItem
 from reviews.selectors import open_action_items
-from reviews.services import ActionDraft, ReviewRefused, confirm_deficiency_fixed, record_lesson, set_action_status
+from reviews.services import (
+    ActionDraft,
+    ReviewRefused,
+    acknowledge_deficiency,
+    add_action_item,
+    confirm_deficiency_fixed,
+    record_lesson,
+    set_action_status,
+)
 from runbooks.models import DrillKind
 from tests.compliance.factories import drill_with_evidence
 from tests.programme.factories import make_system
@@ -36,6 +45,20 @@ def test_a_deficiency_closes_only_on_a_later_drills_evidence_and_a_second_person
     assert item.is_deficiency
     ActionItem.objects.filter(pk=item.pk).update(created_at=start + timedelta(hours=1))  # opened after that drill
     item.refresh_from_db()
+
+    approver = user_with_role("alex", "approver")
+    assert item.reported_to_management
+    with pytest.raises(PermissionDenied):
+        acknowledge_deficiency(item=item, user=reviewer, comment="Seen")
+    with pytest.raises(ReviewRefused, match="Say what management decided"):
+        acknowledge_deficiency(item=item, user=approver, comment=" ")
+    acknowledge_deficiency(item=item, user=approver, comment="Budget approved for a warm restore host")
+    item.refresh_from_db()
+    assert item.management_acknowledged_by == approver and AuditEntry.objects.filter(action="action_item.acknowledged").exists()
+    minor = add_action_item(lesson=lesson, user=owner, draft=ActionDraft("Rename the runbook", "olga",
+                                                                          timezone.localdate(), severity="low"))
+    with pytest.raises(ReviewRefused, match="not reported to management"):
+        acknowledge_deficiency(item=minor, user=approver, comment="Seen")
 
     with pytest.raises(ReviewRefused, match="closes only when a later drill verifies the fix"):
         set_action_status(item=item, user=owner, status="wont_do")
