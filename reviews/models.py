@@ -30,7 +30,7 @@ MEASURED_ONLY = (Evidence.RTO, Evidence.RPO)
 
 class ChecklistTemplateItem(models.Model):
     """The DR test checklist every drill starts from. Coordinators edit it; it starts as the
-    handbook's ten items (reviews.services.HANDBOOK_CHECKLIST)."""
+    handbook's ten items (reviews.checklist.HANDBOOK_CHECKLIST)."""
 
     position = models.PositiveIntegerField()
     title = models.CharField(max_length=200)

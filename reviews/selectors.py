@@ -13,9 +13,9 @@ from django.utils import timezone
 from drills.models import Drill, StepRun
 from runbooks.models import System
 
+from .checklist import ensure_checklist
 from .evidence import Proof, proofs_of
 from .models import ActionItem, ChecklistItem, Lesson
-from .services import ensure_checklist
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import Capability, check
@@ -17,59 +17,13 @@ from audit.services import record
 from drills.models import Drill, StepRun
 from runbooks.models import Runbook
 
+from .checklist import checklist_template
 from .models import MEASURED_ONLY, ActionItem, ChecklistItem, ChecklistTemplateItem, Evidence, Lesson
-
-
-class ReviewRefused(Exception):
-    """What a person asked for cannot be done; the message says why and what to do instead."""
-
+from .refusals import ReviewRefused
+from .selectors import verifying_drill
+from .signoff import revise_if_signed_off
 
 # --- the checklist ----------------------------------------------------------------------------------
-
-# The DR test checklist of the handbook our users follow, and what proves each item by itself.
-HANDBOOK_CHECKLIST = [
-    ("Notify stakeholders of the DR test", Evidence.NONE),
-    ("Document the current state (baseline)", Evidence.BASELINE),
-    ("Initiate the failover procedure", Evidence.NONE),
-    ("Verify application functionality", Evidence.NONE),
-    ("Test data integrity", Evidence.INTEGRITY),
-    ("Measure RTO (time to restore)", Evidence.RTO),
-    ("Measure RPO (data loss)", Evidence.RPO),
-    ("Perform failback", Evidence.FAILBACK),
-    ("Document lessons learned", Evidence.NONE),
-    ("Update the DR runbooks", Evidence.NONE),
-]
-
-
-def checklist_template() -> list[ChecklistTemplateItem]:
-    """The template, which starts as the handbook's ten items: written the first time it is needed
-    (items are deactivated, never deleted, so an empty table means it was never written)."""
-    items = list(ChecklistTemplateItem.objects.order_by("position", "pk"))
-    if items:
-        return items
-    with transaction.atomic():
-        if not ChecklistTemplateItem.objects.select_for_update().exists():
-            ChecklistTemplateItem.objects.bulk_create(ChecklistTemplateItem(position=n, title=title, evidence=evidence)
-                                                      for n, (title, evidence) in enumerate(HANDBOOK_CHECKLIST, start=1))
-    return list(ChecklistTemplateItem.objects.order_by("position", "pk"))
-
-
-def ensure_checklist(drill_id: int) -> list[ChecklistItem]:
-    """The drill's checklist, copied from the template the first time it is needed (normally when the
-    drill starts). Safe to call any number of times, from any process."""
-    items = list(ChecklistItem.objects.filter(drill_id=drill_id).order_by("position"))
-    if items:
-        return items
-    template = [t for t in checklist_template() if t.active]
-    try:
-        with transaction.atomic():
-            ChecklistItem.objects.bulk_create(
-                ChecklistItem(drill_id=drill_id, position=n, title=t.title, evidence=t.evidence)
-                for n, t in enumerate(template, start=1))
-    except IntegrityError:  # another request copied it at the same moment
-        pass
-    return list(ChecklistItem.objects.filter(drill_id=drill_id).order_by("position"))
-
 
 def tick_checklist_item(*, item: ChecklistItem, user: Any, state: str, note: str = "") -> None:
     """A person ticks an item done, marks it not applicable (a reason is required) or opens it again."""
@@ -220,8 +174,6 @@ def set_action_status(*, item: ActionItem, user: Any, status: str) -> None:
 def confirm_deficiency_fixed(*, item: ActionItem, user: Any) -> Drill:
     """The second person closes a deficiency's item, on the evidence of a later drill that verifies
     the fix (found automatically: reviews.selectors.verifying_drill). Returns that drill."""
-    from .selectors import verifying_drill  # selectors reads through this module's checklist copy
-
     check(user, Capability.SIGN_OFF, "confirm that a deficiency is fixed")
     if not item.is_deficiency:
         raise ReviewRefused(f"“{item.title}” is not a deficiency: its owner marks it done.")
@@ -267,8 +219,5 @@ def acknowledge_deficiency(*, item: ActionItem, user: Any, comment: str) -> None
 
 
 def _revise(drill_id: int, user: Any, reason: str) -> None:
-    # A signed-off report is frozen: what changed it becomes a new revision. Imported here because
-    # the report reads this module's checklist and lessons.
-    from .signoff import revise_if_signed_off
-
+    # A signed-off report is frozen: what changed it becomes a new revision.
     revise_if_signed_off(drill_id=drill_id, user=user, reason=reason)

@@ -20,8 +20,8 @@ from audit.services import record
 from drills.models import Drill
 
 from .models import ReportRevision
+from .refusals import ReviewRefused
 from .report import drill_report, report_document
-from .services import ReviewRefused
 
 
 def report_snapshot(drill_id: int) -> tuple[str, str]:

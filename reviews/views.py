@@ -15,7 +15,7 @@ from drills.models import Drill, StepRun
 from drills.selectors import step_runs_for_page
 from runbooks.models import System
 
-from . import selectors, services, signoff
+from . import checklist, selectors, services, signoff
 from .evidence_zip import evidence_zip
 from .forms import ActionItemForm, LessonForm, SignOffForm
 from .models import ActionItem, ChecklistItem, ChecklistTemplateItem, Evidence, Lesson, ReportRevision
@@ -59,7 +59,7 @@ def _after_review_action(request: HttpRequest, drill: Drill) -> HttpResponse:
 @requires(Capability.PARTICIPATE)
 def checklist_tick(request: HttpRequest, pk: int, position: int) -> HttpResponse:
     drill = _drill(pk)
-    services.ensure_checklist(drill.pk)
+    checklist.ensure_checklist(drill.pk)
     item = get_object_or_404(ChecklistItem, drill=drill, position=position)
     try:
         services.tick_checklist_item(item=item, user=request.user, state=request.POST.get("state", ""),
@@ -157,7 +157,7 @@ def open_action_items_partial(request: HttpRequest) -> HttpResponse:
 @requires(Capability.VIEW)
 def checklist_template(request: HttpRequest) -> HttpResponse:
     return render(request, "reviews/checklist_template.html", {
-        "items": services.checklist_template(), "evidence_choices": Evidence.choices})
+        "items": checklist.checklist_template(), "evidence_choices": Evidence.choices})
 
 
 @require_POST

@@ -13,7 +13,7 @@ from tests.programme.factories import finished_drill
 def drill_with_evidence(system: System, kind: str, at: datetime, *, mode: str = Drill.Mode.LIVE,
                         status: str = Drill.Status.SUCCEEDED, rto: float | None = None, rpo: float | None = None,
                         failback: bool = False, integrity: bool = False) -> Drill:
-    drill = finished_drill(system, kind, at, rto=rto, rpo=rpo, mode=mode, status=status)
+    drill = finished_drill(system, str(kind), at, rto=rto, rpo=rpo, mode=str(mode), status=status)
     DrillEvent.objects.create(drill=drill, at=at, kind="drill.started", message="The drill started.")
     step = drill.runbook_version.steps.order_by("position").first()
     StepRun.objects.create(drill=drill, step=step, position=step.position, status=StepRun.Status.SUCCEEDED,

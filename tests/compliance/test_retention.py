@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -31,13 +32,14 @@ def test_deleting_a_drill_inside_the_retention_period_is_refused_and_audited(coo
     assert Drill.objects.filter(pk=recent.pk).exists() and recent.measurements.count() == 2
     refused = AuditEntry.objects.get(action="drill.delete_refused")
     assert refused.drill_id == recent.pk and refused.actor_name == "casey" and "kept until" in refused.summary
-    with pytest.raises(RetentionRefused):
+    with pytest.raises(RetentionRefused), transaction.atomic():
         recent.delete()  # the admin's and a shell's path
     assert Drill.objects.filter(pk=recent.pk).exists()
 
+    old_id = old.pk
     delete_drill(drill=old, user=coordinator)
-    assert not Drill.objects.filter(pk=old.pk).exists()
-    assert AuditEntry.objects.get(action="drill.deleted").drill_id == old.pk
+    assert not Drill.objects.filter(pk=old_id).exists()
+    assert AuditEntry.objects.get(action="drill.deleted").drill_id == old_id
 
     settings.DRDRILL_RETENTION_YEARS = 4
     delete_drill(drill=recent, user=coordinator)

@@ -29,7 +29,7 @@ def test_a_new_runbook_version_or_new_targets_make_a_retest_due(client: Client, 
     pinned(first, 600, 60)
     assert retests_due() == []
 
-    make_runbook(orders, DrillKind.BACKUP_RESTORE, steps=[{"name": "Restore", "action": "wait", "params": {"seconds": 2}}])
+    make_runbook(orders, "backup_restore", steps=[{"name": "Restore", "action": "wait", "params": {"seconds": 2}}])
     [due] = retests_due()
     assert due.system == orders and due.reason == f"version 2 since the last drill (#{first.pk}, version 1)"
     client.force_login(coordinator)
