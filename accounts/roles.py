@@ -21,6 +21,7 @@ class Capability(StrEnum):
     COORDINATE = "coordinate"    # import runbooks, start, abort, retry and skip drills
     APPROVE = "approve"          # approve or reject gates and production starts
     AUDIT = "audit"              # read and export the audit trail
+    SIGN_OFF = "sign_off"        # sign off post-drill reports; confirm a deficiency's fix as its second person
     ADMINISTER = "administer"    # grant roles
 
 
@@ -29,6 +30,7 @@ class Role(StrEnum):
     PARTICIPANT = "participant"
     COORDINATOR = "coordinator"
     APPROVER = "approver"
+    REVIEWER = "reviewer"        # the named reviewer (a system owner, internal audit) who signs reports off
     ADMIN = "admin"
 
 
@@ -37,6 +39,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.PARTICIPANT: frozenset({Capability.VIEW, Capability.PARTICIPATE}),
     Role.COORDINATOR: frozenset({Capability.VIEW, Capability.PARTICIPATE, Capability.COORDINATE, Capability.AUDIT}),
     Role.APPROVER: frozenset({Capability.VIEW, Capability.APPROVE, Capability.AUDIT}),
+    Role.REVIEWER: frozenset({Capability.VIEW, Capability.SIGN_OFF, Capability.AUDIT}),
     Role.ADMIN: frozenset(Capability),
 }
 
