@@ -223,7 +223,7 @@ def abort_plan_drill(*, plan_drill: PlanDrill, user: Any, reason: str) -> None:
         if not aborted:
             raise PlanActionRefused("Only a running or failed plan drill can be aborted.")
         for recovery in plan_drill.recoveries.select_related("drill").filter(
-                drill__status__in=(Drill.Status.DRAFT, *Drill.ACTIVE)):
+                drill__status__in=(Drill.Status.DRAFT, *Drill.IN_PROGRESS)):  # walking tabletops too
             try:
                 abort_drill(drill=recovery.drill, user=user, reason=f"plan drill {plan_drill.pk} aborted: {reason}")
             except DrillActionRefused:

@@ -85,3 +85,11 @@ def test_a_plan_walked_as_a_tabletop_goes_system_by_system_with_estimates_never_
     page = client.get(plan_drill.get_absolute_url()).content.decode()
     assert "Estimate: 12 min" in page and "est. 4 min" in page  # db's 8 then app's 4, in the plan's order
     assert 'id="service-rto"' not in page and "MET" not in page and "target" not in page
+
+    # Aborting a plan tabletop aborts the tabletop being walked.
+    client.post("/plans/region-lost/start/", {"mode": "tabletop"})
+    again = PlanDrill.objects.exclude(pk=plan_drill.pk).get()
+    client.post(f"/plan-drills/{again.pk}/abort/", {"reason": "the facilitator was called away"})
+    again.refresh_from_db()
+    assert again.status == PlanDrill.Status.ABORTED
+    assert again.recoveries.get(system__slug="db").drill.status == Drill.Status.ABORTED
