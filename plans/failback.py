@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts.roles import Capability, check
 from audit.services import record
-from drills.models import Drill, marks_of
+from drills.models import Drill, StepRun, marks_of
 from drills.services import DrillActionRefused, drill_start
 from runbooks.models import DrillKind, Runbook, System
 
@@ -62,12 +62,54 @@ def start_failback(*, failover: Drill, runbook: Runbook, user: Any, mode: str = 
 
 
 @dataclass
+class CarriedTable:
+    """One table's data across the pair, from the integrity steps' evidence (postgres.baseline and
+    postgres.verify): what the service wrote while it ran on the secondary, and whether the restored
+    primary holds it."""
+
+    table: str
+    rows_after_failover: int | None  # the failover's last verification: the secondary right after it took over
+    rows_on_secondary: int  # the failback's baseline: the secondary when the failback began
+    rows_on_primary: int | None  # the failback's verification: the restored primary
+    verified: bool | None  # count and checksum equal to the baseline; None: not verified (yet)
+
+    @property
+    def written_on_secondary(self) -> int | None:
+        return None if self.rows_after_failover is None else self.rows_on_secondary - self.rows_after_failover
+
+
+@dataclass
 class FailbackPair:
     failover: Drill
     failback: Drill
     # From the failover's service_restored to the failback's outage_start: the service ran on the secondary.
     on_secondary_seconds: float | None
     failback_complete_at: datetime | None
+    carried_back: list[CarriedTable]
+
+
+def _integrity(step_runs: list[StepRun], kind: str) -> dict[str, dict[str, Any]]:
+    """The tables of the last finished step whose evidence is a baseline (``baseline_of``) or a
+    verification (``verified``) — the shape the postgres integrity actions record."""
+    tables: dict[str, dict[str, Any]] = {}
+    for run in sorted(step_runs, key=lambda r: r.position):
+        evidence = run.evidence or {}
+        if run.status == StepRun.Status.SUCCEEDED and kind in evidence and isinstance(evidence.get("tables"), dict):
+            tables = evidence["tables"]
+    return tables
+
+
+def carried_back(failover_runs: list[StepRun], failback_runs: list[StepRun]) -> list[CarriedTable]:
+    """The data written on the secondary and carried back to the primary, table by table: the
+    failback's baseline is taken on the secondary before anything moves, its verification compares
+    the restored primary with it, so a match means every row written on the secondary is there."""
+    after_failover = _integrity(failover_runs, "verified")
+    baseline = _integrity(failback_runs, "baseline_of")
+    verified = _integrity(failback_runs, "verified")
+    return [CarriedTable(table=name, rows_after_failover=after_failover.get(name, {}).get("rows"),
+                         rows_on_secondary=figures["rows"], rows_on_primary=verified.get(name, {}).get("rows"),
+                         verified=verified[name]["matches"] if name in verified else None)
+            for name, figures in baseline.items()]
 
 
 def pairs_of(drill: Drill) -> list[FailbackPair]:
@@ -83,5 +125,7 @@ def pairs_of(drill: Drill) -> list[FailbackPair]:
         complete = back_marks.get("failback_complete")
         on_secondary = (switched[0] - restored[0]).total_seconds() if restored and switched else None
         pairs.append(FailbackPair(failover=link.failover, failback=link.failback, on_secondary_seconds=on_secondary,
-                                  failback_complete_at=complete[0] if complete else None))
+                                  failback_complete_at=complete[0] if complete else None,
+                                  carried_back=carried_back(list(link.failover.step_runs.all()),
+                                                            list(link.failback.step_runs.all()))))
     return pairs

@@ -17,11 +17,15 @@ if TYPE_CHECKING:
     from .models import SystemRecovery
 
 
-def service_rto(recoveries: list[SystemRecovery], *, target_seconds: float | None, dry_run: bool) -> dict[str, Any]:
+def service_rto(recoveries: list[SystemRecovery], *, target_seconds: float | None, dry_run: bool,
+                tabletop: bool = False) -> dict[str, Any]:
     """A dict stored on the plan drill: value, bound, target, met, method and the evidence (each
     system's outage start and restoration against the service's outage start)."""
     base: dict[str, Any] = {"value_seconds": None, "error_bound_seconds": None, "target_seconds": target_seconds,
                             "met": None}
+    if tabletop:
+        # Estimates are the team's guesses, never an achieved figure: the page shows them as such.
+        return {**base, "method": "not measured", "reason": "a tabletop is walked on paper and measures nothing"}
     if dry_run:
         return {**base, "method": "not measured", "reason": "a dry-run changes nothing and measures nothing"}
     spans = []

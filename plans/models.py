@@ -75,7 +75,8 @@ class PlanDrill(models.Model):
         FAILED = "failed", "Failed"
         ABORTED = "aborted", "Aborted"
 
-    MODES = (Drill.Mode.LIVE, Drill.Mode.DRY_RUN)
+    # A tabletop plan drill walks each system's runbook as a tabletop, in the plan's order.
+    MODES = (Drill.Mode.LIVE, Drill.Mode.DRY_RUN, Drill.Mode.TABLETOP)
     # A failed plan drill can still move: a system drill retried or skipped to success unblocks
     # the systems that wait for it.
     MOVABLE = (Status.RUNNING, Status.FAILED)
@@ -103,6 +104,10 @@ class PlanDrill(models.Model):
     @property
     def is_dry_run(self) -> bool:
         return self.mode == Drill.Mode.DRY_RUN
+
+    @property
+    def is_tabletop(self) -> bool:
+        return self.mode == Drill.Mode.TABLETOP
 
 
 class SystemRecovery(models.Model):

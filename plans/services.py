@@ -110,8 +110,7 @@ def plan_drill_start(*, plan_version: PlanVersion, user: Any, mode: str = Drill.
     approver other than the starter, as any live production drill does."""
     check(user, Capability.COORDINATE, "start plan drills")
     if mode not in PlanDrill.MODES:
-        raise PlanActionRefused("A plan drill is live or a dry-run; walk each system's runbook as a tabletop "
-                                "from its runbook page.")
+        raise PlanActionRefused(f"Unknown mode {mode!r}: a plan drill is live, a dry-run or a tabletop.")
     plan = plan_version.plan
     production = production_systems(plan_version)
     if mode == Drill.Mode.LIVE and production and (confirmation or "").strip() not in {plan.title, plan.slug}:
@@ -125,7 +124,7 @@ def plan_drill_start(*, plan_version: PlanVersion, user: Any, mode: str = Drill.
             version = runbooks[entry["runbook"]].latest_version
             SystemRecovery.objects.create(plan_drill=plan_drill, position=position, system=systems[entry["system"]],
                                           runbook_version=version, after=entry["after"])
-        mode_word = "dry-run" if mode == Drill.Mode.DRY_RUN else "live plan drill"
+        mode_word = {Drill.Mode.DRY_RUN: "dry-run", Drill.Mode.TABLETOP: "tabletop"}.get(mode, "live plan drill")
         record("plan_drill.started", actor=user, obj=plan_drill,
                after={"plan": plan.slug, "version": plan_version.number, "mode": mode},
                summary=f"started a {mode_word} of plan {plan.slug} v{plan_version.number}")
@@ -172,9 +171,11 @@ def advance(plan_drill_id: int) -> None:
                                                                   outcome="", service_rto={})
             return
         if all(s == State.SUCCEEDED for s in states.values()):
-            _end(plan_drill, recoveries, PlanDrill.Status.SUCCEEDED, "Every system recovered.")
+            _end(plan_drill, recoveries, PlanDrill.Status.SUCCEEDED,
+                 "Every system walked through." if plan_drill.is_tabletop else "Every system recovered.")
         else:
-            _end(plan_drill, recoveries, PlanDrill.Status.FAILED, _why_failed(recoveries, states))
+            _end(plan_drill, recoveries, PlanDrill.Status.FAILED,
+                 _why_failed(recoveries, states, done_word="walked through" if plan_drill.is_tabletop else "recovered"))
 
 
 def _start_system_drill(plan_drill: PlanDrill, recovery: SystemRecovery) -> Drill:
@@ -184,7 +185,7 @@ def _start_system_drill(plan_drill: PlanDrill, recovery: SystemRecovery) -> Dril
                        confirmation=recovery.system.slug)
 
 
-def _why_failed(recoveries: list[SystemRecovery], states: dict[str, str]) -> str:
+def _why_failed(recoveries: list[SystemRecovery], states: dict[str, str], done_word: str = "recovered") -> str:
     parts = []
     for recovery in recoveries:
         state = states[recovery.system.slug]
@@ -196,7 +197,7 @@ def _why_failed(recoveries: list[SystemRecovery], states: dict[str, str]) -> str
             parts.append(f"{recovery.system.name} not started (waits for {waited})")
     recovered = [r.system.name for r in recoveries if states[r.system.slug] == State.SUCCEEDED]
     if recovered:
-        parts.append(f"recovered: {', '.join(recovered)}")
+        parts.append(f"{done_word}: {', '.join(recovered)}")
     return "; ".join(parts) + "."
 
 
@@ -204,7 +205,7 @@ def _end(plan_drill: PlanDrill, recoveries: list[SystemRecovery], status: str, o
     if (plan_drill.status, plan_drill.outcome) == (status, outcome):
         return  # a failed plan drill looked at again, with nothing new
     figures = service_rto(recoveries, target_seconds=plan_drill.plan_version.rto_target_seconds,
-                          dry_run=plan_drill.is_dry_run)
+                          dry_run=plan_drill.is_dry_run, tabletop=plan_drill.is_tabletop)
     PlanDrill.objects.filter(pk=plan_drill.pk).update(status=status, finished_at=timezone.now(), outcome=outcome,
                                                       service_rto=figures)
     record(f"plan_drill.{status}", actor=None, obj=plan_drill, after={"status": status},
@@ -222,7 +223,7 @@ def abort_plan_drill(*, plan_drill: PlanDrill, user: Any, reason: str) -> None:
         if not aborted:
             raise PlanActionRefused("Only a running or failed plan drill can be aborted.")
         for recovery in plan_drill.recoveries.select_related("drill").filter(
-                drill__status__in=(Drill.Status.DRAFT, *Drill.ACTIVE)):
+                drill__status__in=(Drill.Status.DRAFT, *Drill.IN_PROGRESS)):  # walking tabletops too
             try:
                 abort_drill(drill=recovery.drill, user=user, reason=f"plan drill {plan_drill.pk} aborted: {reason}")
             except DrillActionRefused:

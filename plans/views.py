@@ -18,7 +18,7 @@ from runbooks.models import Runbook
 
 from . import failback, services
 from .models import Plan, PlanDrill, SystemRecovery
-from .selectors import plan_drill_rows
+from .selectors import estimated_service_recovery, plan_drill_rows
 from .yaml_format import PlanFormatError, stages_of
 
 
@@ -98,8 +98,10 @@ def plan_drill_start(request: HttpRequest, slug: str) -> HttpResponse:
 @requires(Capability.VIEW)
 def plan_drill_detail(request: HttpRequest, pk: int) -> HttpResponse:
     plan_drill = get_object_or_404(PlanDrill.objects.select_related("plan_version__plan", "started_by"), pk=pk)
-    context = {"plan_drill": plan_drill, "plan": plan_drill.plan_version.plan, "rows": plan_drill_rows(plan_drill),
-               "service": plan_drill.service_rto}
+    rows = plan_drill_rows(plan_drill)
+    context = {"plan_drill": plan_drill, "plan": plan_drill.plan_version.plan, "rows": rows,
+               "service": plan_drill.service_rto,
+               "estimated_service_minutes": estimated_service_recovery(rows) if plan_drill.is_tabletop else None}
     if request.htmx:
         return render(request, "plans/partials/plan_drill_progress.html", context)
     return render(request, "plans/plan_drill_detail.html", context)
