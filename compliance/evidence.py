@@ -36,9 +36,6 @@ def test_type_of(*, mode: str, kind: str) -> TestType:
     return LIVE_TEST_TYPES[kind]
 
 
-test_type_of.__test__ = False  # type: ignore[attr-defined]
-
-
 class Support:
     YES = "yes"
     PARTIAL = "partial"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.template.loader import render_to_string
 
 from compliance.catalogue import TestType, catalogue
@@ -25,6 +26,7 @@ from compliance.evidence import (
 from drills.models import Approval, Drill, DrillEvent, Measurement, StepRun
 from drills.selectors import drill_for_page, step_runs_for_page
 from drills.tabletop import Estimate, estimate_of
+from runbooks.models import RunbookVersion
 
 from .models import Lesson, ReportRevision
 from .selectors import ChecklistRow, checklist_of, lessons_of
@@ -47,6 +49,9 @@ class Report:
     frameworks: dict[str, str]
     impact_warning: ImpactWarning | None
     revisions: list[ReportRevision]
+    impact_level: str                # the system's impact level by tier (the catalogue's impact_levels)
+    critical: bool                   # supports a critical or important function (DRDRILL_CRITICAL_TIERS)
+    later_versions: list[RunbookVersion]  # the runbook changes that followed the drill
 
     def as_context(self) -> dict[str, Any]:
         return {"report": self, "drill": self.drill}
@@ -88,6 +93,10 @@ def drill_report(drill_id: int) -> Report:
     cat = catalogue()
     evidence = evidence_of([drill], extra={drill.pk: {"lessons"}} if lessons else None)[drill.pk]
     warnings = impact_warnings([drill.system], cat)
+    level = cat.impact_level_of(drill.system.tier)
+    later = list(RunbookVersion.objects.filter(runbook_id=drill.runbook_version.runbook_id,
+                                               number__gt=drill.runbook_version.number)
+                 .select_related("created_by").order_by("number"))
     return Report(drill=drill, step_runs=runs, figures=figures,
                   estimate=estimate_of(runs) if drill.is_tabletop else None, checklist=checklist_of(drill, runs),
                   lessons=lessons, approvals=approvals, events=events, participants=sorted(people),
@@ -95,7 +104,9 @@ def drill_report(drill_id: int) -> Report:
                   controls=controls_supported(evidence, cat), frameworks=cat.frameworks,
                   impact_warning=warnings[0] if warnings else None,
                   revisions=list(ReportRevision.objects.filter(drill=drill).select_related("signed_off_by")
-                                 .order_by("number")))
+                                 .order_by("number")),
+                  impact_level=level.name if level else "", critical=drill.system.tier in settings.DRDRILL_CRITICAL_TIERS,
+                  later_versions=later)
 
 
 def report_document(report: Report, *, for_revision: bool = False) -> str:

@@ -13,6 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEntry
+from programme.action_items import action_items_summary
+from programme.quarters import Quarter
 from reviews.models import ActionItem
 from reviews.selectors import open_action_items
 from reviews.services import (
@@ -66,6 +68,9 @@ def test_a_deficiency_closes_only_on_a_later_drills_evidence_and_a_second_person
     item.refresh_from_db()
     assert item.status == ActionItem.Status.AWAITING_VERIFICATION and item.is_open and item.closed_at is None
     assert item in open_action_items(system=orders)
+    quarter = Quarter.of(timezone.now())
+    [still_open] = [i for i in action_items_summary(quarter).open_items if i.title == "Pre-warm the restore host"]
+    assert still_open.status == "Fixed, awaiting verification by a re-test" and still_open.severity == "High"
 
     with pytest.raises(PermissionDenied):
         confirm_deficiency_fixed(item=item, user=owner)
@@ -90,5 +95,6 @@ def test_a_deficiency_closes_only_on_a_later_drills_evidence_and_a_second_person
     item.refresh_from_db()
     assert item.status == ActionItem.Status.DONE and item.verified_by_drill == retest and item.confirmed_by == reviewer
     assert item.closed_at is not None and item not in open_action_items(system=orders)
+    assert "Pre-warm the restore host" not in {i.title for i in action_items_summary(quarter).open_items}
     verified = AuditEntry.objects.get(action="action_item.verified")
     assert verified.actor_name == "rita" and verified.after["verified_by_drill"] == retest.pk

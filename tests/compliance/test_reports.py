@@ -24,7 +24,7 @@ from reviews.models import Lesson
 from reviews.services import record_lesson
 from runbooks.models import DrillKind, System
 from tests.compliance.factories import drill_with_evidence
-from tests.programme.factories import make_system
+from tests.programme.factories import make_runbook, make_system
 from tests.reviews.test_report import flat, pdf_text
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +67,11 @@ def test_the_post_drill_report_gives_test_type_objectives_controls_and_the_impac
     assert "DORA Art. 11(6)(b)" in text and "RTS 2024/1774 Art. 25(2)" in text and "NIST SP 800-53 CP-4(4)" in text
     assert "RPO RPO within 5 m 00 s 15 m 00 s FAIL" in text and "Failback normal functioning restored on the primary " \
            "failback completed PASS" in text
+    assert "BIA Tier 1 · hot standby · high impact · supports a critical or important function" in text
+    assert "Runbook changes that followed None yet" in text
+    make_runbook(portal, "partial_failover", steps=[{"name": "Fail over", "action": "wait", "params": {"seconds": 2}}])
+    page = client.get(f"/reviews/drills/{failover.pk}/report/").content.decode()
+    assert f"Version 2 of {failover.runbook_version.runbook.title}, {timezone.localdate():%Y-%m-%d}" in page
 
 
 def kind_of_test(drill: Drill) -> int:
