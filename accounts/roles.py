@@ -52,6 +52,7 @@ CAPABILITY_WORDS: dict[Capability, str] = {
     Capability.APPROVE: "approve gates and production drills",
     Capability.AUDIT: "read the audit trail",
     Capability.ADMINISTER: "change the inventory and grant roles",
+    Capability.SIGN_OFF: "sign off post-drill reports and confirm a deficiency's fix",
 }
 
 

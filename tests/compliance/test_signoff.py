@@ -31,7 +31,7 @@ def test_only_a_reviewer_signs_off_and_a_signed_off_report_changes_only_by_a_new
     coordinator = user_with_role("cory", "coordinator")
     reviewer = user_with_role("rita", "reviewer")
 
-    with pytest.raises(PermissionDenied, match="needs the sign_off capability"):
+    with pytest.raises(PermissionDenied, match="may not sign off post-drill reports: that takes the reviewer or admin role"):
         sign_off_report(drill=drill, user=coordinator, comment="Looks right")
     client.force_login(coordinator)
     assert client.post(f"/reviews/drills/{drill.pk}/report/sign-off/", {"comment": "Looks right"}).status_code == 403
