@@ -21,6 +21,7 @@ class Capability(StrEnum):
     COORDINATE = "coordinate"    # import runbooks, start, abort, retry and skip drills
     APPROVE = "approve"          # approve or reject gates and production starts
     AUDIT = "audit"              # read and export the audit trail
+    SIGN_OFF = "sign_off"        # sign off post-drill reports; confirm a deficiency's fix as its second person
     ADMINISTER = "administer"    # grant roles
 
 
@@ -29,6 +30,7 @@ class Role(StrEnum):
     PARTICIPANT = "participant"
     COORDINATOR = "coordinator"
     APPROVER = "approver"
+    REVIEWER = "reviewer"        # the named reviewer (a system owner, internal audit) who signs reports off
     ADMIN = "admin"
 
 
@@ -37,8 +39,25 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
     Role.PARTICIPANT: frozenset({Capability.VIEW, Capability.PARTICIPATE}),
     Role.COORDINATOR: frozenset({Capability.VIEW, Capability.PARTICIPATE, Capability.COORDINATE, Capability.AUDIT}),
     Role.APPROVER: frozenset({Capability.VIEW, Capability.APPROVE, Capability.AUDIT}),
+    Role.REVIEWER: frozenset({Capability.VIEW, Capability.SIGN_OFF, Capability.AUDIT}),
     Role.ADMIN: frozenset(Capability),
 }
+
+
+# What each capability lets a person do, in the words a refusal uses.
+CAPABILITY_WORDS: dict[Capability, str] = {
+    Capability.VIEW: "see systems, runbooks and drills",
+    Capability.PARTICIPATE: "confirm steps and write lessons",
+    Capability.COORDINATE: "import runbooks and start or stop drills",
+    Capability.APPROVE: "approve gates and production drills",
+    Capability.AUDIT: "read the audit trail",
+    Capability.ADMINISTER: "change the inventory and grant roles",
+    Capability.SIGN_OFF: "sign off post-drill reports and confirm a deficiency's fix",
+}
+
+
+def roles_with(capability: Capability) -> list[str]:
+    return [role.value for role in Role if capability in ROLE_CAPABILITIES[role]]
 
 
 def roles_of(user: Any) -> set[Role]:
@@ -69,8 +88,8 @@ def check(user: Any, capability: Capability, doing: str) -> None:
     """Raise PermissionDenied with a message naming the missing capability."""
     if not user_can(user, capability):
         who = getattr(user, "username", None) or "this user"
-        raise PermissionDenied(f"{who} may not {doing}: it needs the {capability.value} capability "
-                               f"(roles: {', '.join(sorted(r.value for r in ROLE_CAPABILITIES if capability in ROLE_CAPABILITIES[r]))}).")
+        raise PermissionDenied(f"{who} may not {doing}: that takes the {' or '.join(roles_with(capability))} role, "
+                               "which an administrator grants.")
 
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -84,7 +103,8 @@ def requires(capability: Capability) -> Callable[[View], View]:
         @wraps(view)
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not user_can(request.user, capability):
-                raise PermissionDenied(f"This needs the {capability.value} capability.")
+                raise PermissionDenied(f"Your role does not let you {CAPABILITY_WORDS[capability]}: that takes the "
+                                       f"{' or '.join(roles_with(capability))} role. An administrator grants roles.")
             return view(request, *args, **kwargs)
 
         guarded.required_capability = capability  # type: ignore[attr-defined]

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Q
 
 from .roles import Role, roles_of
 from .signals import role_changed
+
+
+def role_granters(limit: int = 10) -> list[Any]:
+    """The people who may grant roles (administrators), for the page a person without one sees."""
+    return list(get_user_model().objects.filter(is_active=True)
+                .filter(Q(is_superuser=True) | Q(groups__name=Role.ADMIN.value)).distinct()
+                .order_by("username")[:limit])
 
 
 def grant_role(*, user: Any, role: Role, actor: Any) -> bool:

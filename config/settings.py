@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "audit",
     "runbooks",
     "drills",
+    "plans",
+    "compliance",
     "reviews",
     "observability",
     "programme",
@@ -286,6 +288,8 @@ DRDRILL_HEARTBEAT_SECONDS = env_float("DRDRILL_HEARTBEAT_SECONDS", 5.0)
 DRDRILL_PROGRAMME_TICK_SECONDS = env_float("DRDRILL_PROGRAMME_TICK_SECONDS", 60.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-active-drills": {"task": "drills.tasks.sweep_active_drills", "schedule": DRDRILL_SWEEP_SECONDS},
+    # Plan drills move on when a system drill ends; this catches a lost nudge and a rejected start.
+    "sweep-plan-drills": {"task": "plans.tasks.sweep_plan_drills", "schedule": DRDRILL_SWEEP_SECONDS},
     "programme-tick": {"task": "programme.tasks.programme_tick", "schedule": DRDRILL_PROGRAMME_TICK_SECONDS},
     # Issues (archives) the quarterly report once a quarter has ended; a no-op once it is archived.
     "archive-ended-quarter": {"task": "programme.tasks.archive_ended_quarter",
@@ -306,6 +310,17 @@ DRDRILL_NOTIFY_MAX_RETRIES = int(os.environ.get("DRDRILL_NOTIFY_MAX_RETRIES", "5
 # Post-drill report reminder: the communication plan wants the report within 72 h of a drill's end.
 DRDRILL_REPORT_DUE_HOURS = env_float("DRDRILL_REPORT_DUE_HOURS", 72.0)
 DRDRILL_REPORT_REMINDER_HOURS = env_float("DRDRILL_REPORT_REMINDER_HOURS", 48.0)
+
+# Compliance evidence (docs/compliance.md): the frameworks followed (keys of the control catalogue,
+# comma-separated; empty: all), an organisation's own catalogue file added to the shipped one, the
+# tiers whose systems support critical or important functions, and how long drill records are kept.
+DRDRILL_COMPLIANCE_FRAMEWORKS = [f.strip() for f in os.environ.get("DRDRILL_COMPLIANCE_FRAMEWORKS", "").split(",")
+                                 if f.strip()]
+DRDRILL_CONTROLS_FILE = os.environ.get("DRDRILL_CONTROLS_FILE", "")
+DRDRILL_CRITICAL_TIERS = [int(t) for t in os.environ.get("DRDRILL_CRITICAL_TIERS", "0,1").split(",") if t.strip()]
+DRDRILL_RETENTION_YEARS = int(os.environ.get("DRDRILL_RETENTION_YEARS", "6"))
+# Deficiencies of this severity or worse are reported to management, who acknowledge them.
+DRDRILL_MANAGEMENT_SEVERITY = os.environ.get("DRDRILL_MANAGEMENT_SEVERITY", "high")
 
 # Links in notifications and the calendar feed point here.
 DRDRILL_BASE_URL = os.environ.get("DRDRILL_BASE_URL", "http://127.0.0.1:8000")

@@ -22,6 +22,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("runbooks.urls")),
     path("", include("drills.urls")),
+    path("", include("plans.urls")),
     path("", include("programme.urls")),
     path("", include("reviews.urls")),
     path("", include("audit.urls")),

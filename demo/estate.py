@@ -218,11 +218,19 @@ def _sample_drill(estate: EstateSystem, system: System, version: Any, kind: str,
         at = {1: started, 2: outage, 3: outage, 4: restored}.get(step.position, started)
         status_of = StepRun.Status.FAILED if failed and step.position == 3 else (
             StepRun.Status.CANCELLED if failed and step.position > 3 else StepRun.Status.SUCCEEDED)
+        marks = ({m: (outage if m == "outage_start" else restored).isoformat() for m in step.marks}
+                 if status_of == StepRun.Status.SUCCEEDED else {})
+        evidence: dict[str, Any] = {"sample": True}
+        # The last step of a drill that went well closes it as its kind does: a failover fails back,
+        # a restore verifies the restored data (what the control catalogue looks for).
+        if status_of == StepRun.Status.SUCCEEDED and step.position == len(steps) and measured:
+            if kind in (DrillKind.PARTIAL_FAILOVER, DrillKind.FULL_FAILOVER):
+                marks["failback_complete"] = finished.isoformat()
+            elif kind == DrillKind.BACKUP_RESTORE:
+                evidence.update(verified="the restored copy", tables=["sample"])
         runs.append(StepRun(drill=drill, step=step, position=step.position, status=status_of, attempt=1,
                             started_at=at, finished_at=at + timedelta(seconds=30), worker="sample-data",
-                            evidence={"sample": True},
-                            marks={m: (outage if m == "outage_start" else restored).isoformat() for m in step.marks}
-                            if status_of == StepRun.Status.SUCCEEDED else {}))
+                            evidence=evidence, marks=marks))
     StepRun.objects.bulk_create(runs)
     DrillEvent.objects.bulk_create([
         DrillEvent(drill=drill, at=started, kind="drill.started", message="Sample data: a generated drill started.",

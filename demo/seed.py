@@ -28,7 +28,8 @@ def demo_url(port: int) -> str:
 
 def seed(*, admin_username: str = "admin", admin_password: str | None = None,
          create_admin: bool = True) -> tuple[ImportReport, str | None, EstateReport]:
-    """Idempotent: running it again changes nothing, and it only creates what is missing. Returns the
+    """Idempotent: running it again changes nothing, and it only creates what is missing — existing
+    systems, runbooks and scenarios are left as a person may have changed them. Returns the
     import report, the admin user's password when it was created, and what the estate added."""
     db_path, port = demo_paths()
     create_database(db_path)
@@ -47,7 +48,9 @@ systems:
       web: {{kind: http, url: "{demo_url(port)}"}}
 """
     sources = [("demo system", system_yaml)] + read_sources(EXAMPLES / "demo")
-    report = import_runbooks(sources=sources)
+    # Only what is missing: a runbook version a person imported, or a binding an administrator
+    # changed, survives every restart of `make run` (which seeds on each start).
+    report = import_runbooks(sources=sources, only_missing=True)
     created_password = None
     users = get_user_model().objects
     if create_admin and not users.filter(username=admin_username).exists():

@@ -196,13 +196,16 @@ def finish(drill_id: int) -> None:
     results = measure_drill(drill)
     with transaction.atomic():
         now = db_now()
+        # A dry-run changed nothing: its words must not say anything "succeeded".
+        outcome = ("Every step's plan checked out or was skipped; nothing was changed." if drill.is_dry_run
+                   else "Every step succeeded or was skipped.")
         closed = Drill.objects.filter(pk=drill_id, status__in=Drill.ACTIVE).update(
-            status=Drill.Status.SUCCEEDED, finished_at=now, outcome="Every step succeeded or was skipped.")
+            status=Drill.Status.SUCCEEDED, finished_at=now, outcome=outcome)
         if not closed:
             return
         _store_measurements(drill_id, results)
         canary.stop(drill_id, "drill finished")
-        record_event(drill_id, EventKind.DRILL_SUCCEEDED, "Drill finished: every step succeeded or was skipped.",
+        record_event(drill_id, EventKind.DRILL_SUCCEEDED, f"{'Dry-run' if drill.is_dry_run else 'Drill'} finished: {outcome[0].lower()}{outcome[1:]}",
                      data={m.kind: m.value_seconds for m in results}, at=now)
         transaction.on_commit(lambda: drill_ended.send(sender=Drill, drill_id=drill_id))
 
@@ -426,7 +429,8 @@ def complete(claimed: Claimed, outcome: Outcome | Failure, *, continue_as: str |
             marks = {mark: (outcome.marks.get(mark) or now).isoformat() for mark in step.marks}
             fields.update(status=StepRun.Status.SUCCEEDED, finished_at=now, evidence=outcome.evidence, marks=marks,
                           error="")
-            events.append(NewEvent(EventKind.STEP_SUCCEEDED, f"{step.label} succeeded.", step_run_id=claimed.step_run_id,
+            done = "planned: its plan checked out, nothing was changed" if drill.is_dry_run else "succeeded"
+            events.append(NewEvent(EventKind.STEP_SUCCEEDED, f"{step.label} {done}.", step_run_id=claimed.step_run_id,
                                    data={"marks": marks} if marks else None))
             decide = True
         elif aborted and not isinstance(outcome, Failure):

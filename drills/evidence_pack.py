@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runbooks.plans import step_plan
+
 from .models import Drill, Measurement
 from .tabletop import estimate_of
 
@@ -35,12 +37,19 @@ def drill_summary(drill: Drill) -> dict[str, Any]:
         "started_at": _iso(drill.started_at),
         "finished_at": _iso(drill.finished_at),
         "steps": [
+            # A dry-run's step reads planned / would_fail, never succeeded: it changed nothing.
             {"position": s.position, "key": s.step.key, "name": s.step.name, "action": s.step.action,
-             "status": s.status, "attempt": s.attempt, "started_at": _iso(s.started_at),
-             "finished_at": _iso(s.finished_at), "error": s.error or None}
+             "status": s.shown_status.key if drill.is_dry_run else s.status, "attempt": s.attempt,
+             "started_at": _iso(s.started_at), "finished_at": _iso(s.finished_at), "error": s.error or None}
             for s in runs
         ],
     }
+    if drill.is_dry_run:
+        plans = [step_plan(run.step, drill.targets) for run in runs]
+        for entry, plan in zip(summary["steps"], plans):
+            entry["plan"] = plan.does or plan.problem
+        summary["changed"] = "nothing: a dry-run checks each step's plan and changes nothing"
+        summary["a_live_run_would"] = [f"step {p.position}: {p.does}" for p in plans if p.changes_something]
     if drill.is_tabletop:
         estimate = estimate_of(runs)
         summary["estimates"] = {

@@ -4,6 +4,7 @@ list can be bookmarked, shared and reloaded."""
 from __future__ import annotations
 
 import django_filters
+from django import forms
 
 from runbooks.models import Runbook, System
 
@@ -17,8 +18,10 @@ class DrillFilter(django_filters.FilterSet):
                                                queryset=Runbook.objects.order_by("title"), empty_label="Any runbook")
     mode = django_filters.ChoiceFilter(choices=Drill.Mode.choices, empty_label="Any mode")
     status = django_filters.ChoiceFilter(choices=Drill.Status.choices, empty_label="Any status")
-    started_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label="From")
-    started_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label="Until")
+    started_after = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label="From",
+                                              widget=forms.DateInput(attrs={"type": "date"}))
+    started_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label="Until",
+                                               widget=forms.DateInput(attrs={"type": "date"}))
 
     class Meta:
         model = Drill

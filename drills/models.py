@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -86,6 +87,13 @@ class Drill(models.Model):
         return {self.Mode.LIVE: "live drill", self.Mode.DRY_RUN: "dry-run", self.Mode.TABLETOP: "tabletop"}[self.mode]
 
     @property
+    def shown_status(self) -> StatusWords:
+        """The drill's status in a coordinator's words; a dry-run that ended changed nothing and says so."""
+        if self.is_dry_run and self.status in DRY_RUN_DRILL_WORDS:
+            return DRY_RUN_DRILL_WORDS[self.status]
+        return StatusWords(self.status, self.get_status_display(), DRILL_STATUS_MEANINGS.get(self.status, ""))
+
+    @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
@@ -117,6 +125,13 @@ class Drill(models.Model):
     @property
     def rpo(self) -> Measurement | None:
         return self.measurement("rpo")
+
+
+@dataclass(frozen=True)
+class StatusWords:
+    key: str        # for CSS and tests: the stored status, or planned / would_fail in a dry-run
+    label: str
+    meaning: str    # the tooltip: what the status means and what happens next
 
 
 class StepRun(models.Model):
@@ -180,9 +195,47 @@ class StepRun(models.Model):
             return (self.finished_at - self.started_at).total_seconds()
         return None
 
+    @property
+    def shown_status(self) -> StatusWords:
+        """The status in a coordinator's words, with what it means. A dry-run's step never changed
+        anything, so it reads *Planned* or *Would fail*, never *Succeeded*."""
+        if self.drill.is_dry_run and self.status in DRY_RUN_STEP_WORDS:
+            return DRY_RUN_STEP_WORDS[self.status]
+        return STEP_STATUS_WORDS.get(self.status, StatusWords(self.status, self.get_status_display(), ""))
+
     def mark_times(self) -> dict[str, datetime]:
         """The measurement marks this step set (stored as ISO text), as times."""
         return {name: datetime.fromisoformat(at) for name, at in (self.marks or {}).items()}
+
+
+STEP_STATUS_WORDS = {status: StatusWords(status, label, meaning) for status, label, meaning in (
+    ("pending", "Not started", "Starts when the steps before it are done."),
+    ("running", "Running", "A worker is carrying out this step now."),
+    ("polling", "In progress", "The step started a long operation (a restore, a failover) and checks on it until it ends."),
+    ("waiting", "Waiting for a person", "A participant confirms this step, or an approver decides it, on this page."),
+    ("succeeded", "Succeeded", "The step did what it says."),
+    ("failed", "Failed", "The step failed for the reason beside it; a coordinator may retry or skip it."),
+    ("skipped", "Skipped", "A coordinator skipped it, for the reason beside it."),
+    ("cancelled", "Cancelled", "Not run: the drill was aborted or ended before it."),
+    ("blocked", "Blocked", "The team could not get past this item."),
+)}
+DRILL_STATUS_MEANINGS = {
+    "draft": "Waits for an approver to approve its start; nothing has run.",
+    "running": "Workers are carrying out its steps.",
+    "waiting": "A step waits for a participant or an approver on this page.",
+    "walking": "People are walking through the steps; nothing is executed.",
+    "succeeded": "Every step did what it says.",
+    "failed": "A step failed; a coordinator may retry or skip it, or abort the drill.",
+    "aborted": "Stopped by a coordinator; steps not yet run were cancelled.",
+}
+DRY_RUN_DRILL_WORDS = {
+    "succeeded": StatusWords("planned", "Planned", "Every step's plan checked out; nothing was changed."),
+    "failed": StatusWords("would_fail", "Would fail", "A live run would fail at the step marked so; nothing was changed."),
+}
+DRY_RUN_STEP_WORDS = {
+    "succeeded": StatusWords("planned", "Planned", "Its plan checked out against the real target; nothing was changed."),
+    "failed": StatusWords("would_fail", "Would fail", "A live run would fail here, for the reason beside it; nothing was changed."),
+}
 
 
 def marks_of(step_runs: Iterable[StepRun]) -> dict[str, tuple[datetime, StepRun]]:

@@ -13,8 +13,10 @@ from django.conf import settings
 
 from accounts.roles import Capability, capabilities_of
 from runbooks.actions import ActionFailed, get_action
+from runbooks.plans import step_plan
 
 from .clock import db_now
+from .gantt import Gantt, drill_gantt
 from .models import Drill, DrillEvent, StepRun, WorkerHeartbeat, marks_of
 from .selectors import drill_for_page, step_runs_for_page
 
@@ -103,6 +105,7 @@ class DrillProgress:
     clock: OutageClock
     fingerprint: str
     choices: DrillChoices
+    gantt: Gantt | None = None
 
     @property
     def keep_polling(self) -> bool:
@@ -120,7 +123,9 @@ class DrillProgress:
                 "fingerprint": self.fingerprint, "rto": self.drill.rto, "rpo": self.drill.rpo,
                 "keep_polling": self.keep_polling, "choices": self.choices,
                 "resources": list(self.drill.resources.all()),
-                "rto_and_rpo": [m for m in (self.drill.rto, self.drill.rpo) if m is not None]}
+                "rto_and_rpo": [m for m in (self.drill.rto, self.drill.rpo) if m is not None],
+                "live_changes": [run.plan for run in self.step_runs if run.plan.changes_something],
+                "gantt": self.gantt}
 
 
 def queues_without_a_worker(drill: Drill, runs: list[StepRun], now: datetime) -> dict[int, str]:
@@ -156,4 +161,9 @@ def drill_progress(drill_id: int, user: Any = None) -> DrillProgress:
     granted = capabilities_of(user)
     for run in runs:
         run.choices = step_choices(run, drill, user, granted)
-    return DrillProgress(drill, runs, events, clock, fingerprint, drill_choices(drill, user, granted))
+        # What the step does, in words, against the drill's pinned bindings: a dry-run's row shows
+        # its plan, a live drill's what it is doing.
+        run.plan = step_plan(run.step, drill.targets)
+    gantt = drill_gantt(drill, runs, now=clock.server_now, outage_start=clock.started_at,
+                        service_restored=clock.restored_at)
+    return DrillProgress(drill, runs, events, clock, fingerprint, drill_choices(drill, user, granted), gantt)

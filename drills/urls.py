@@ -6,6 +6,7 @@ app_name = "drills"
 urlpatterns = [
     path("drills/", views.drill_list, name="drill_list"),
     path("drills/history/", views.drill_history_partial, name="drill_history"),
+    path("drills/running/", views.running_now_partial, name="running_now"),
     path("runbooks/<slug:slug>/start/", views.drill_start, name="drill_start"),
     path("drills/<int:pk>/", views.drill_detail, name="drill_detail"),
     path("drills/<int:pk>/progress/", views.drill_progress_partial, name="drill_progress"),

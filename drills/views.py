@@ -13,7 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import Capability, requires
-from runbooks.models import Runbook, ScenarioVersion
+from runbooks.models import Runbook, RunbookVersion, ScenarioVersion
+from runbooks.plans import version_plan
 
 from . import selectors, services, tabletop
 from .evidence_pack import drill_evidence_pack
@@ -44,6 +45,14 @@ def drill_history_partial(request: HttpRequest) -> HttpResponse:
                   {"drills": filters.qs[:HISTORY_ROWS], "query": request.GET.urlencode()})
 
 
+@require_GET
+@requires(Capability.VIEW)
+def running_now_partial(request: HttpRequest) -> HttpResponse:
+    """The dashboard's "Running now", polled by the dashboard so it keeps itself current."""
+    return render(request, "drills/partials/running_now.html",
+                  {"active_drills": selectors.active_drills()[:selectors.DASHBOARD_ROWS]})
+
+
 @require_POST
 @requires(Capability.COORDINATE)
 def drill_start(request: HttpRequest, slug: str) -> HttpResponse:
@@ -60,6 +69,9 @@ def drill_start(request: HttpRequest, slug: str) -> HttpResponse:
                                 f"Tick “run v{version.number}, not the latest” to start it anyway.")
         return redirect(f"{runbook.get_absolute_url()}?version={version.number}")
     mode = request.POST.get("mode", Drill.Mode.LIVE)
+    if mode == Drill.Mode.LIVE and request.POST.get("confirmed") != "1":
+        # A live drill changes the world: the person first reads what each step will do, then confirms.
+        return _live_confirmation(request, version)
     try:
         if mode == Drill.Mode.TABLETOP:
             drill = tabletop.start_tabletop(runbook_version=version, user=request.user,
@@ -69,8 +81,17 @@ def drill_start(request: HttpRequest, slug: str) -> HttpResponse:
                                          confirmation=request.POST.get("confirmation"))
     except services.DrillActionRefused as refusal:
         messages.error(request, f"The drill was not started. {refusal}")
+        if mode == Drill.Mode.LIVE:  # e.g. a mistyped production name: the plan stays in front of them
+            return _live_confirmation(request, version, status=400)
         return redirect(runbook)
     return redirect(drill)
+
+
+def _live_confirmation(request: HttpRequest, version: RunbookVersion, *, status: int = 200) -> HttpResponse:
+    runbook = version.runbook
+    return render(request, "drills/drill_confirm.html", {
+        "runbook": runbook, "version": version, "is_latest": version == runbook.latest_version,
+        "plan": version_plan(version, runbook.system.targets)}, status=status)
 
 
 def _scenario_version(pk: str) -> ScenarioVersion | None:

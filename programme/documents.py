@@ -110,6 +110,15 @@ def render_csv(report: QuarterlyReport) -> bytes:
         w.writerow(["overdue", item.system.slug, item.kind, item.due_on.isoformat(), item.days,
                     item.last_held.isoformat() if item.last_held else ""])
     w.writerow([])
+    coverage = report.coverage
+    w.writerow(["coverage", "control", "reference", "period_months", "system", "support", "drills"])
+    for row in coverage.rows:
+        for cell in row.cells:
+            w.writerow(["coverage", row.control.id, row.control.reference, row.control.every_months, cell.system.slug,
+                        cell.support, " ".join(str(d) for d in cell.drill_ids)])
+    w.writerow(["coverage_passing", "critical_systems", "with_passing_drill_365d"])
+    w.writerow(["coverage_passing", len(coverage.systems), coverage.passing_count])
+    w.writerow([])
     if items is None:
         w.writerow(["action_items", "Action items are not tracked yet"])
     else:

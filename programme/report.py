@@ -11,6 +11,9 @@ from datetime import date, datetime
 
 from django.utils import timezone
 
+from compliance.coverage import CoverageMatrix, coverage_matrix
+from compliance.evidence import ImpactWarning, impact_warnings
+from reviews.selectors import lesson_facts
 from runbooks.models import DrillKind, System
 
 from .achieved import achieved_between, achieved_by_period
@@ -98,6 +101,8 @@ class QuarterlyReport:
     trend: dict[int, list[TrendPoint]]  # system id → one point per quarter, oldest first
     action_items: ActionItemsSummary | None
     sample_drills: int
+    coverage: CoverageMatrix          # controls × critical systems, each control over its own period
+    impact_warnings: list[ImpactWarning]
 
     @property
     def drilled(self) -> list[SystemResult]:
@@ -199,6 +204,10 @@ def quarterly_report(quarter: Quarter) -> QuarterlyReport:
     expected = expected_per_quarter(systems)
     kinds = [KindResult(kind, held[kind], expected[kind], len({i.system.pk for i in overdue if i.kind == kind}))
              for kind in DrillKind.values]
+    # Evidence up to the quarter's end (or now, while it runs): an issued report says the same thing
+    # every time it is drawn.
+    coverage = coverage_matrix(ends=min(now, quarter.ends_at), extra_facts=lesson_facts)
     return QuarterlyReport(quarter=quarter, generated_at=now, as_of=as_of, results=list(results.values()),
                            kinds=kinds, overdue=overdue, quarters=quarters, trend=trend,
-                           action_items=action_items_summary(quarter), sample_drills=len(sample))
+                           action_items=action_items_summary(quarter), sample_drills=len(sample),
+                           coverage=coverage, impact_warnings=impact_warnings(coverage.systems))

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import Capability, requires
 from audit.services import record
+from compliance.retest import retests_due
 from drills.models import Drill
 from drills.selectors import dashboard_drills
 from runbooks.models import TIER_LABELS, DrillKind, System
@@ -87,7 +88,8 @@ def bia(request: HttpRequest) -> HttpResponse:
 def cadence(request: HttpRequest) -> HttpResponse:
     months = cadence_months()
     rows = [(tier, TIER_LABELS[tier], [(kind, months[(tier, kind)]) for kind in DrillKind.values]) for tier in range(5)]
-    return render(request, "programme/cadence.html", {"rows": rows, "kinds": DrillKind.choices})
+    return render(request, "programme/cadence.html", {"rows": rows, "kinds": DrillKind.choices,
+                                                      "retests": retests_due()})
 
 
 @require_POST

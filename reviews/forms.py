@@ -6,6 +6,7 @@ from django import forms
 
 from runbooks.models import Runbook, System
 
+from .models import ActionItem
 from .services import ActionDraft
 
 
@@ -16,6 +17,9 @@ class ActionItemForm(forms.Form):
     runbook = forms.ModelChoiceField(queryset=Runbook.objects.none(), required=False, label="It fixes the runbook",
                                      empty_label="— the system, not a runbook —")
     step_key = forms.SlugField(max_length=100, required=False, label="…its step (key)")
+    severity = forms.ChoiceField(choices=ActionItem.Severity.choices, required=False,
+                                 label="Deficiency severity (a deficiency closes only when a re-test verifies it)")
+    figure = forms.ChoiceField(choices=ActionItem.Figure.choices, required=False, label="…the figure a re-test must meet")
 
     def __init__(self, *args, system: System, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -24,14 +28,16 @@ class ActionItemForm(forms.Form):
     def draft(self) -> ActionDraft:
         data = self.cleaned_data
         return ActionDraft(title=data["action_title"], owner=data["owner"], due_date=data["due_date"],
-                           runbook=data["runbook"], step_key=data.get("step_key") or "")
+                           runbook=data["runbook"], step_key=data.get("step_key") or "",
+                           severity=data.get("severity") or "", figure=data.get("figure") or "")
 
 
 class LessonForm(ActionItemForm):
     title = forms.CharField(max_length=200, label="Lesson")
     what_happened = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="What happened")
     why = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Why")
-    field_order = ["title", "what_happened", "why", "action_title", "owner", "due_date", "runbook", "step_key"]
+    field_order = ["title", "what_happened", "why", "action_title", "owner", "due_date", "runbook", "step_key",
+                   "severity", "figure"]
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
@@ -48,3 +54,7 @@ class LessonForm(ActionItemForm):
 
     def draft(self) -> ActionDraft | None:  # type: ignore[override]
         return super().draft() if self.cleaned_data.get("action_title") else None
+
+
+class SignOffForm(forms.Form):
+    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Sign-off comment (what you checked)")

@@ -10,7 +10,7 @@ from django.dispatch import receiver
 from drills.models import EventKind
 from drills.signals import event_recorded
 
-from .services import ensure_checklist
+from .checklist import ensure_checklist
 
 STARTS = {EventKind.DRILL_STARTED, EventKind.TABLETOP_STARTED}
 

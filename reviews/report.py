@@ -1,19 +1,34 @@
-"""The post-drill report: one document per drill, as a page and as a PDF (WeasyPrint). Scenario,
-participants, timeline, RTO/RPO against the targets with their evidence and bounds (or, for a
-tabletop, its estimates, labelled as such), the checklist, lessons and action items, approvals."""
+"""The post-drill report: one document per drill, as a page and as a PDF (WeasyPrint). Test type,
+scenario, participants, objectives with pass/fail, timeline, RTO/RPO against the targets with their
+evidence and bounds (or, for a tabletop, its estimates, labelled as such), the controls its evidence
+supports (compliance), a warning when the system's impact level calls for more than was ever tested,
+the checklist, lessons and action items, approvals, and its review and sign-off."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.template.loader import render_to_string
 
+from compliance.catalogue import TestType, catalogue
+from compliance.evidence import (
+    ControlSupport,
+    ImpactWarning,
+    Objectives,
+    Support,
+    controls_supported,
+    evidence_of,
+    impact_warnings,
+    objectives_of,
+)
 from drills.models import Approval, Drill, DrillEvent, Measurement, StepRun
 from drills.selectors import drill_for_page, step_runs_for_page
 from drills.tabletop import Estimate, estimate_of
+from runbooks.models import RunbookVersion
 
-from .models import Lesson
+from .models import Lesson, ReportRevision
 from .selectors import ChecklistRow, checklist_of, lessons_of
 
 
@@ -28,9 +43,38 @@ class Report:
     approvals: list[Approval]
     events: list[DrillEvent]
     participants: list[str]
+    test_type: TestType
+    objectives: Objectives
+    controls: list[ControlSupport]
+    frameworks: dict[str, str]
+    impact_warning: ImpactWarning | None
+    revisions: list[ReportRevision]
+    impact_level: str                # the system's impact level by tier (the catalogue's impact_levels)
+    critical: bool                   # supports a critical or important function (DRDRILL_CRITICAL_TIERS)
+    later_versions: list[RunbookVersion]  # the runbook changes that followed the drill
 
     def as_context(self) -> dict[str, Any]:
         return {"report": self, "drill": self.drill}
+
+    @property
+    def supported(self) -> list[ControlSupport]:
+        return [c for c in self.controls if c.support == Support.YES]
+
+    @property
+    def partially_supported(self) -> list[ControlSupport]:
+        return [c for c in self.controls if c.support == Support.PARTIAL]
+
+    @property
+    def not_supported(self) -> list[ControlSupport]:
+        return [c for c in self.controls if c.support == Support.NO]
+
+    @property
+    def signed_off(self) -> ReportRevision | None:
+        return next((r for r in reversed(self.revisions) if r.is_signed_off), None)
+
+    @property
+    def latest_revision(self) -> ReportRevision | None:
+        return self.revisions[-1] if self.revisions else None
 
 
 def drill_report(drill_id: int) -> Report:
@@ -46,15 +90,30 @@ def drill_report(drill_id: int) -> Report:
     people |= {str(p.user) for p in drill.presences.select_related("user")}
     people |= {str(lesson.created_by) for lesson in lessons if lesson.created_by}
     figures = [] if drill.is_tabletop else [m for m in (drill.rto, drill.rpo) if m is not None]
+    cat = catalogue()
+    evidence = evidence_of([drill], extra={drill.pk: {"lessons"}} if lessons else None)[drill.pk]
+    warnings = impact_warnings([drill.system], cat)
+    level = cat.impact_level_of(drill.system.tier)
+    later = list(RunbookVersion.objects.filter(runbook_id=drill.runbook_version.runbook_id,
+                                               number__gt=drill.runbook_version.number)
+                 .select_related("created_by").order_by("number"))
     return Report(drill=drill, step_runs=runs, figures=figures,
                   estimate=estimate_of(runs) if drill.is_tabletop else None, checklist=checklist_of(drill, runs),
-                  lessons=lessons, approvals=approvals, events=events, participants=sorted(people))
+                  lessons=lessons, approvals=approvals, events=events, participants=sorted(people),
+                  test_type=evidence.test_type, objectives=objectives_of(drill, evidence),
+                  controls=controls_supported(evidence, cat), frameworks=cat.frameworks,
+                  impact_warning=warnings[0] if warnings else None,
+                  revisions=list(ReportRevision.objects.filter(drill=drill).select_related("signed_off_by")
+                                 .order_by("number")),
+                  impact_level=level.name if level else "", critical=drill.system.tier in settings.DRDRILL_CRITICAL_TIERS,
+                  later_versions=later)
 
 
-def report_document(report: Report) -> str:
+def report_document(report: Report, *, for_revision: bool = False) -> str:
     """The report as one self-contained HTML document (its styles inline): what the PDF is made of,
-    and what ``manage.py review report --format html`` writes."""
-    return render_to_string("reviews/report_document.html", report.as_context())
+    and what ``manage.py review report --format html`` writes. ``for_revision``: without the sign-off
+    section, as a revision stores and digests it (reviews/signoff.py)."""
+    return render_to_string("reviews/report_document.html", {**report.as_context(), "for_revision": for_revision})
 
 
 def _refuse_fetching(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from django.utils import timezone
 from drills.models import Drill, StepRun
 from runbooks.models import System
 
+from .checklist import ensure_checklist
 from .evidence import Proof, proofs_of
 from .models import ActionItem, ChecklistItem, Lesson
-from .services import ensure_checklist
 
 
 @dataclass
@@ -90,3 +90,28 @@ def review_fingerprint(rows: list[ChecklistRow], lessons: list[Lesson], proposed
     state += [(lesson.pk, [(a.pk, a.status) for a in lesson.action_items.all()]) for lesson in lessons]
     state += [r.pk for r in proposed]
     return hashlib.sha256(repr(state).encode()).hexdigest()[:16]
+
+
+def verifying_drill(item: ActionItem) -> Drill | None:
+    """The latest live drill of the item's system, finished after the item was opened, whose evidence
+    verifies the fix: the step it fixes succeeded, or the figure it fixes is within its target, or
+    (neither named) the drill succeeded with every measured figure within its target."""
+    drills = (Drill.objects.filter(system_id=item.system_id, mode=Drill.Mode.LIVE, finished_at__gt=item.created_at,
+                                   status__in=(Drill.Status.SUCCEEDED, Drill.Status.FAILED))
+              .exclude(kind="tabletop").exclude(pk=item.lesson.drill_id).order_by("-finished_at", "-pk"))
+    if item.runbook_id:
+        drills = drills.filter(runbook_version__runbook_id=item.runbook_id)
+    if item.step_key:
+        drills = drills.filter(step_runs__step__key=item.step_key, step_runs__status=StepRun.Status.SUCCEEDED)
+    elif item.figure:
+        drills = drills.filter(measurements__kind=item.figure, measurements__met=True)
+    else:
+        drills = drills.filter(status=Drill.Status.SUCCEEDED).exclude(measurements__met=False).filter(
+            measurements__met=True)
+    return drills.distinct().first()
+
+
+def lesson_facts(drill_ids: list[int]) -> dict[int, set[str]]:
+    """What the catalogue counts from reviews (compliance.evidence): the drills with lessons recorded."""
+    return {drill_id: {"lessons"} for drill_id in
+            Lesson.objects.filter(drill_id__in=drill_ids).values_list("drill_id", flat=True).distinct()}

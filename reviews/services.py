@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import Capability, check
@@ -16,59 +17,13 @@ from audit.services import record
 from drills.models import Drill, StepRun
 from runbooks.models import Runbook
 
+from .checklist import checklist_template
 from .models import MEASURED_ONLY, ActionItem, ChecklistItem, ChecklistTemplateItem, Evidence, Lesson
-
-
-class ReviewRefused(Exception):
-    """What a person asked for cannot be done; the message says why and what to do instead."""
-
+from .refusals import ReviewRefused
+from .selectors import verifying_drill
+from .signoff import revise_if_signed_off
 
 # --- the checklist ----------------------------------------------------------------------------------
-
-# The DR test checklist of the handbook our users follow, and what proves each item by itself.
-HANDBOOK_CHECKLIST = [
-    ("Notify stakeholders of the DR test", Evidence.NONE),
-    ("Document the current state (baseline)", Evidence.BASELINE),
-    ("Initiate the failover procedure", Evidence.NONE),
-    ("Verify application functionality", Evidence.NONE),
-    ("Test data integrity", Evidence.INTEGRITY),
-    ("Measure RTO (time to restore)", Evidence.RTO),
-    ("Measure RPO (data loss)", Evidence.RPO),
-    ("Perform failback", Evidence.FAILBACK),
-    ("Document lessons learned", Evidence.NONE),
-    ("Update the DR runbooks", Evidence.NONE),
-]
-
-
-def checklist_template() -> list[ChecklistTemplateItem]:
-    """The template, which starts as the handbook's ten items: written the first time it is needed
-    (items are deactivated, never deleted, so an empty table means it was never written)."""
-    items = list(ChecklistTemplateItem.objects.order_by("position", "pk"))
-    if items:
-        return items
-    with transaction.atomic():
-        if not ChecklistTemplateItem.objects.select_for_update().exists():
-            ChecklistTemplateItem.objects.bulk_create(ChecklistTemplateItem(position=n, title=title, evidence=evidence)
-                                                      for n, (title, evidence) in enumerate(HANDBOOK_CHECKLIST, start=1))
-    return list(ChecklistTemplateItem.objects.order_by("position", "pk"))
-
-
-def ensure_checklist(drill_id: int) -> list[ChecklistItem]:
-    """The drill's checklist, copied from the template the first time it is needed (normally when the
-    drill starts). Safe to call any number of times, from any process."""
-    items = list(ChecklistItem.objects.filter(drill_id=drill_id).order_by("position"))
-    if items:
-        return items
-    template = [t for t in checklist_template() if t.active]
-    try:
-        with transaction.atomic():
-            ChecklistItem.objects.bulk_create(
-                ChecklistItem(drill_id=drill_id, position=n, title=t.title, evidence=t.evidence)
-                for n, t in enumerate(template, start=1))
-    except IntegrityError:  # another request copied it at the same moment
-        pass
-    return list(ChecklistItem.objects.filter(drill_id=drill_id).order_by("position"))
-
 
 def tick_checklist_item(*, item: ChecklistItem, user: Any, state: str, note: str = "") -> None:
     """A person ticks an item done, marks it not applicable (a reason is required) or opens it again."""
@@ -87,6 +42,7 @@ def tick_checklist_item(*, item: ChecklistItem, user: Any, state: str, note: str
         record("checklist.ticked", actor=user, obj=item, drill_id=item.drill_id, before=before,
                after={"state": state, "note": note},
                summary=f"marked checklist item “{item.title}” {ChecklistItem.State(state).label.lower()}")
+        _revise(item.drill_id, user, f"checklist item “{item.title}” marked {state}")
 
 
 def add_template_item(*, user: Any, title: str, evidence: str = "") -> ChecklistTemplateItem:
@@ -130,6 +86,8 @@ class ActionDraft:
     due_date: date | None
     runbook: Runbook | None = None
     step_key: str = ""
+    severity: str = ""  # set: the item remedies a deficiency, and closes only by a re-test's evidence
+    figure: str = ""    # the figure (rto/rpo) a later drill must meet
 
 
 def record_lesson(*, drill: Drill, user: Any, title: str, what_happened: str, why: str = "",
@@ -149,6 +107,7 @@ def record_lesson(*, drill: Drill, user: Any, title: str, what_happened: str, wh
                summary=f"recorded the lesson “{title}”")
         if action is not None:
             add_action_item(lesson=lesson, user=user, draft=action)
+        _revise(drill.pk, user, f"lesson “{title}” recorded")
     return lesson
 
 
@@ -168,22 +127,97 @@ def add_action_item(*, lesson: Lesson, user: Any, draft: ActionDraft) -> ActionI
         raise ReviewRefused("Name the runbook whose step the action item fixes.")
     if step_key and runbook is not None and not runbook.latest_version.steps.filter(key=step_key).exists():
         raise ReviewRefused(f"Runbook {runbook.slug}'s latest version has no step {step_key!r}.")
+    if draft.severity not in ActionItem.Severity.values:
+        raise ReviewRefused(f"Unknown severity {draft.severity!r}: {', '.join(v for v in ActionItem.Severity.values if v)}.")
+    if draft.figure not in ActionItem.Figure.values:
+        raise ReviewRefused(f"Unknown figure {draft.figure!r}: rto or rpo.")
+    if draft.figure and not draft.severity:
+        raise ReviewRefused("A figure to re-test is given for a deficiency: set its severity too.")
     with transaction.atomic():
         item = ActionItem.objects.create(lesson=lesson, title=title, owner=owner, due_date=draft.due_date,
-                                         system=drill.system, runbook=runbook, step_key=step_key, created_by=user)
+                                         system=drill.system, runbook=runbook, step_key=step_key, created_by=user,
+                                         severity=draft.severity, figure=draft.figure)
         record("action_item.created", actor=user, obj=item, drill_id=drill.pk,
-               after={"title": title, "owner": owner, "due_date": draft.due_date, "fixes": item.fixes},
-               summary=f"added the action item “{title}” for {owner}, due {draft.due_date}")
+               after={"title": title, "owner": owner, "due_date": draft.due_date, "fixes": item.fixes,
+                      "severity": draft.severity, "figure": draft.figure},
+               summary=f"added the action item “{title}” for {owner}, due {draft.due_date}"
+                       + (f" (a {draft.severity} deficiency)" if draft.severity else ""))
+        _revise(drill.pk, user, f"action item “{title}” added")
     return item
 
 
 def set_action_status(*, item: ActionItem, user: Any, status: str) -> None:
+    """Move an action item along. A deficiency's item marked done only becomes "fixed, awaiting
+    verification": it closes when a later drill's evidence and a second person confirm the fix."""
     check(user, Capability.PARTICIPATE, "update action items")
     if status not in ActionItem.Status.values:
         raise ReviewRefused(f"Unknown status {status!r}.")
+    marked_fixed_by = None
+    if item.is_deficiency:
+        if status == ActionItem.Status.WONT_DO:
+            raise ReviewRefused(f"“{item.title}” remedies a {item.severity} deficiency: it closes only when a later "
+                                "drill verifies the fix, never by deciding not to do it.")
+        if status in (ActionItem.Status.DONE, ActionItem.Status.AWAITING_VERIFICATION):
+            status, marked_fixed_by = ActionItem.Status.AWAITING_VERIFICATION, user
+    elif status == ActionItem.Status.AWAITING_VERIFICATION:
+        raise ReviewRefused("Only a deficiency's action item awaits verification; mark this one done.")
     with transaction.atomic():
         before = item.status
         closed = status not in ActionItem.OPEN_STATUSES
-        ActionItem.objects.filter(pk=item.pk).update(status=status, closed_at=timezone.now() if closed else None)
+        ActionItem.objects.filter(pk=item.pk).update(status=status, closed_at=timezone.now() if closed else None,
+                                                     marked_fixed_by=marked_fixed_by)
         record("action_item.status", actor=user, obj=item, drill_id=item.lesson.drill_id, before={"status": before},
                after={"status": status}, summary=f"set the action item “{item.title}” to {ActionItem.Status(status).label}")
+        _revise(item.lesson.drill_id, user, f"action item “{item.title}” set to {status}")
+
+
+def confirm_deficiency_fixed(*, item: ActionItem, user: Any) -> Drill:
+    """The second person closes a deficiency's item, on the evidence of a later drill that verifies
+    the fix (found automatically: reviews.selectors.verifying_drill). Returns that drill."""
+    check(user, Capability.SIGN_OFF, "confirm that a deficiency is fixed")
+    if not item.is_deficiency:
+        raise ReviewRefused(f"“{item.title}” is not a deficiency: its owner marks it done.")
+    if item.status != ActionItem.Status.AWAITING_VERIFICATION:
+        raise ReviewRefused(f"“{item.title}” is {item.get_status_display().lower()}: its owner marks it fixed first.")
+    if item.marked_fixed_by_id == getattr(user, "pk", None):
+        raise ReviewRefused("You marked this deficiency fixed: a second person confirms it.")
+    drill = verifying_drill(item)
+    if drill is None:
+        raise ReviewRefused(f"No drill of {item.system.name} since “{item.title}” was opened verifies the fix "
+                            f"({item.verification_needed}). Run one, then confirm.")
+    with transaction.atomic():
+        ActionItem.objects.filter(pk=item.pk).update(status=ActionItem.Status.DONE, closed_at=timezone.now(),
+                                                     verified_by_drill=drill, confirmed_by=user)
+        record("action_item.verified", actor=user, obj=item, drill_id=item.lesson.drill_id,
+               before={"status": item.status}, after={"status": ActionItem.Status.DONE, "verified_by_drill": drill.pk},
+               summary=f"confirmed the deficiency “{item.title}” fixed, verified by drill #{drill.pk}")
+        _revise(item.lesson.drill_id, user, f"deficiency “{item.title}” closed by drill #{drill.pk}")
+    return drill
+
+
+def acknowledge_deficiency(*, item: ActionItem, user: Any, comment: str) -> None:
+    """Management acknowledges a deficiency reported to it (an approver: the people who answer for
+    production), with a comment."""
+    check(user, Capability.APPROVE, "acknowledge deficiencies reported to management")
+    comment = comment.strip()
+    if not item.reported_to_management:
+        raise ReviewRefused(f"“{item.title}” is not reported to management: only deficiencies of severity "
+                            f"{settings.DRDRILL_MANAGEMENT_SEVERITY} or worse are (DRDRILL_MANAGEMENT_SEVERITY).")
+    if item.management_acknowledged_at is not None:
+        raise ReviewRefused(f"“{item.title}” was acknowledged by {item.management_acknowledged_by} on "
+                            f"{item.management_acknowledged_at:%Y-%m-%d}.")
+    if not comment:
+        raise ReviewRefused("Say what management decided in a comment: it is recorded with the acknowledgement.")
+    with transaction.atomic():
+        ActionItem.objects.filter(pk=item.pk).update(management_acknowledged_by=user,
+                                                     management_acknowledged_at=timezone.now(),
+                                                     management_comment=comment)
+        record("action_item.acknowledged", actor=user, obj=item, drill_id=item.lesson.drill_id,
+               after={"severity": item.severity, "comment": comment},
+               summary=f"acknowledged for management the {item.severity} deficiency “{item.title}”")
+        _revise(item.lesson.drill_id, user, f"deficiency “{item.title}” acknowledged by management")
+
+
+def _revise(drill_id: int, user: Any, reason: str) -> None:
+    # A signed-off report is frozen: what changed it becomes a new revision.
+    revise_if_signed_off(drill_id=drill_id, user=user, reason=reason)

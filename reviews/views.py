@@ -15,10 +15,10 @@ from drills.models import Drill, StepRun
 from drills.selectors import step_runs_for_page
 from runbooks.models import System
 
-from . import selectors, services
+from . import checklist, selectors, services, signoff
 from .evidence_zip import evidence_zip
-from .forms import ActionItemForm, LessonForm
-from .models import ActionItem, ChecklistItem, ChecklistTemplateItem, Evidence, Lesson
+from .forms import ActionItemForm, LessonForm, SignOffForm
+from .models import ActionItem, ChecklistItem, ChecklistTemplateItem, Evidence, Lesson, ReportRevision
 from .report import drill_report, report_pdf
 
 INCLUDE_ROWS = 20
@@ -59,7 +59,7 @@ def _after_review_action(request: HttpRequest, drill: Drill) -> HttpResponse:
 @requires(Capability.PARTICIPATE)
 def checklist_tick(request: HttpRequest, pk: int, position: int) -> HttpResponse:
     drill = _drill(pk)
-    services.ensure_checklist(drill.pk)
+    checklist.ensure_checklist(drill.pk)
     item = get_object_or_404(ChecklistItem, drill=drill, position=position)
     try:
         services.tick_checklist_item(item=item, user=request.user, state=request.POST.get("state", ""),
@@ -157,7 +157,7 @@ def open_action_items_partial(request: HttpRequest) -> HttpResponse:
 @requires(Capability.VIEW)
 def checklist_template(request: HttpRequest) -> HttpResponse:
     return render(request, "reviews/checklist_template.html", {
-        "items": services.checklist_template(), "evidence_choices": Evidence.choices})
+        "items": checklist.checklist_template(), "evidence_choices": Evidence.choices})
 
 
 @require_POST
@@ -189,7 +189,59 @@ def checklist_template_update(request: HttpRequest, pk: int) -> HttpResponse:
 @requires(Capability.VIEW)
 def report_page(request: HttpRequest, pk: int) -> HttpResponse:
     _drill(pk)
-    return render(request, "reviews/report_page.html", drill_report(pk).as_context())
+    return render(request, "reviews/report_page.html", {**drill_report(pk).as_context(), "sign_off_form": SignOffForm()})
+
+
+@require_POST
+@requires(Capability.SIGN_OFF)
+def report_sign_off(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = _drill(pk)
+    form = SignOffForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.ReviewRefused("Say what you checked in a comment: the sign-off is recorded with it.")
+        revision = signoff.sign_off_report(drill=drill, user=request.user, comment=form.cleaned_data["comment"])
+    except services.ReviewRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"Signed off revision {revision.number} (sha256 {revision.sha256[:12]}…).")
+    return redirect("reviews:report", pk=pk)
+
+
+@require_GET
+@requires(Capability.VIEW)
+def report_revision(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """A stored revision, byte for byte as it was digested: what a reviewer signed off."""
+    revision = get_object_or_404(ReportRevision, drill_id=pk, number=number)
+    response = HttpResponse(revision.content, content_type="text/html; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="drill-{pk}-report-r{number}.html"'
+    return response
+
+
+@require_POST
+@requires(Capability.APPROVE)
+def action_item_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(ActionItem.objects.select_related("lesson__drill", "management_acknowledged_by"), pk=pk)
+    try:
+        services.acknowledge_deficiency(item=item, user=request.user, comment=request.POST.get("comment", ""))
+    except services.ReviewRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"“{item.title}” acknowledged for management.")
+    return redirect("reviews:action_item_list")
+
+
+@require_POST
+@requires(Capability.SIGN_OFF)
+def action_item_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    item = get_object_or_404(ActionItem.objects.select_related("lesson__drill", "system"), pk=pk)
+    try:
+        drill = services.confirm_deficiency_fixed(item=item, user=request.user)
+    except services.ReviewRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"“{item.title}” closed: drill #{drill.pk} verified the fix.")
+    return redirect("reviews:action_item_list")
 
 
 @require_GET

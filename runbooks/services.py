@@ -73,9 +73,14 @@ def read_sources(path: Path) -> list[tuple[str, str]]:
     return sources
 
 
-def import_runbooks(*, sources: list[tuple[str, str]], user: AbstractBaseUser | None = None) -> ImportReport:
+def import_runbooks(*, sources: list[tuple[str, str]], user: AbstractBaseUser | None = None,
+                    only_missing: bool = False) -> ImportReport:
     """Import systems and runbooks all or nothing. A changed runbook gets a new version; an
-    unchanged one gets nothing. Raises RunbookFormatError listing every problem."""
+    unchanged one gets nothing. Raises RunbookFormatError listing every problem.
+
+    ``only_missing`` creates the systems, runbooks and scenarios that do not exist yet and leaves
+    every existing one exactly as it is: the demo seed runs on each start, and must never replace
+    what a person changed since (a runbook version imported in the UI, an edited binding)."""
     if user is not None:
         check(user, Capability.COORDINATE, "import runbooks")
     batch = parse_documents(sources)
@@ -83,15 +88,27 @@ def import_runbooks(*, sources: list[tuple[str, str]], user: AbstractBaseUser | 
         _refuse_inventory_changes(batch, user)
     report = ImportReport()
     with transaction.atomic():
+        existing = set(System.objects.filter(slug__in=[spec["slug"] for spec in batch.systems])
+                       .values_list("slug", flat=True)) if only_missing else set()
         systems: dict[str, System] = {}
         for spec in batch.systems:
+            if spec["slug"] in existing:
+                report.systems_unchanged.append(spec["slug"])
+                continue
             systems[spec["slug"]] = _upsert_system(spec, report, user)
         for spec in batch.systems:
-            dependencies = list(System.objects.filter(slug__in=spec["depends_on"]))
-            systems[spec["slug"]].dependencies.set(dependencies)
+            if spec["slug"] in systems:
+                dependencies = list(System.objects.filter(slug__in=spec["depends_on"]))
+                systems[spec["slug"]].dependencies.set(dependencies)
         for parsed in batch.runbooks:
+            if only_missing and Runbook.objects.filter(slug=parsed["slug"]).exists():
+                report.runbooks_unchanged.append(parsed["slug"])
+                continue
             _import_runbook(parsed, user, report)
         for parsed in batch.scenarios:
+            if only_missing and Scenario.objects.filter(slug=parsed["slug"]).exists():
+                report.scenarios_unchanged.append(parsed["slug"])
+                continue
             _import_scenario(parsed, user, report)
     return report
 
@@ -310,22 +327,3 @@ def scenarios_for(system: System) -> list[Scenario]:
     for scenario in scenarios:
         scenario.latest = max(scenario.versions.all(), key=lambda v: v.number, default=None)
     return [s for s in scenarios if s.latest is not None]
-
-
-SECRET_WORDS = ("password", "secret", "token", "key")
-REFERENCE_SUFFIXES = ("_env", "_ref", "_service", "_file")
-
-
-def targets_for_display(system: System) -> list[dict[str, Any]]:
-    """The target bindings as pages show them. Bindings hold references to secrets, never secrets;
-    should a value under a secret-sounding name slip in anyway, it is masked rather than shown."""
-    shown = []
-    for name, binding in sorted(system.targets.items()):
-        fields = []
-        for key, value in binding.items():
-            if key == "kind":
-                continue
-            secret = any(w in key.lower() for w in SECRET_WORDS) and not key.lower().endswith(REFERENCE_SUFFIXES)
-            fields.append((key, "••••••" if secret else value))
-        shown.append({"name": name, "kind": binding.get("kind", "?"), "fields": fields})
-    return shown

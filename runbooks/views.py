@@ -4,11 +4,14 @@ its drill history as an htmx partial served by drills, so planning never reads w
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,10 +19,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.roles import Capability, requires
 
 from . import editing, services
-from .actions import ActionFailed, ParamError, get_action, parse_params
 from .diffs import version_diff
 from .forms import RunbookImportForm
 from .models import EnvironmentChange, Runbook, System
+from .plans import bindings_for_display, step_plan
 from .yaml_format import RunbookFormatError
 
 # Lists are paged: a company has thousands of systems, and a page renders what a person reads.
@@ -43,7 +46,7 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "system": system,
         "environment_changes": list(system.environment_changes.filter(decision=EnvironmentChange.Decision.PENDING)
                                     .select_related("requested_by")),
-        "targets": services.targets_for_display(system),
+        "targets": bindings_for_display(system.targets),
     })
 
 
@@ -84,12 +87,7 @@ def runbook_detail(request: HttpRequest, slug: str) -> HttpResponse:
         version = next((v for v in versions if v.number == int(request.GET["version"])), version)
     steps = list(version.steps.order_by("position")) if version else []
     for step in steps:
-        try:
-            action = get_action(step.action)
-            step.changes = action.changes
-            step.does = action.describe(parse_params(action.Params, step.params), runbook.system.targets)
-        except (ActionFailed, ParamError) as error:
-            step.changes, step.does = "unknown action", str(error)
+        step.plan = step_plan(step, runbook.system.targets)
     # Every version shows what changed against another: the one before it, or any one chosen.
     compare = None
     if version is not None and request.GET.get("compare", "").isdigit():
@@ -169,3 +167,18 @@ def runbook_export(request: HttpRequest, slug: str | None = None) -> HttpRespons
     response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slug or "runbooks"}.yaml"'
     return response
+
+
+RUNBOOK_FORMAT_DOC = Path(settings.BASE_DIR) / "docs" / "runbook-format.md"
+
+
+@require_GET
+@requires(Capability.VIEW)
+def runbook_format(request: HttpRequest) -> HttpResponse:
+    """The runbook format's reference, where the import form and the editor name it: served by the
+    app itself, since a DR tool often runs where the internet is not reachable."""
+    try:
+        text = RUNBOOK_FORMAT_DOC.read_text(encoding="utf-8")
+    except OSError:
+        raise Http404("docs/runbook-format.md is not installed with this copy of drdrill") from None
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")

@@ -48,3 +48,21 @@ def phase_segments(measurement: Any) -> list[dict[str, Any]]:
             segments.append({"phase": phase, "x": round(x, 3), "width": round(width, 3)})
             x += width
     return segments
+
+
+# The measurement marks in a coordinator's words, and what each one does to the figures.
+MARKS = {
+    "outage_start": ("outage starts", "The outage starts when this step finishes: the RTO and the outage clock count from here."),
+    "service_restored": ("service restored", "The service counts as back when this step finishes: the RTO stops here."),
+    "failback_complete": ("failback complete", "The system is back on its original site when this step finishes."),
+}
+
+
+@register.filter
+def mark_label(mark: str) -> str:
+    return MARKS.get(mark, (mark, ""))[0]
+
+
+@register.filter
+def mark_meaning(mark: str) -> str:
+    return MARKS.get(mark, ("", "A measurement mark"))[1]

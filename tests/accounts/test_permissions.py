@@ -68,7 +68,7 @@ def world(db, import_yaml, orders_db, coordinator):
 def concrete(route: str, world: dict) -> str:
     url = "/" + route
     replacements = {"<slug:slug>": world["slug"], "<int:pk>": str(world["pk"]), "<int:position>": str(world["position"]),
-                    "<str:quarter>": "2026-Q3", "<str:fmt>": "csv", "<slug:chart>": "overview"}
+                    "<str:quarter>": "2026-Q3", "<str:fmt>": "csv", "<slug:chart>": "overview", "<int:number>": "1"}
     if route.startswith("systems/"):
         replacements["<slug:slug>"] = world["system"]
     for placeholder, value in replacements.items():
@@ -137,7 +137,7 @@ def test_the_cli_refuses_a_user_without_the_coordinator_role(world):
     from django.core.management import CommandError, call_command
 
     user_with_role("pat", Role.PARTICIPANT.value)
-    with pytest.raises(CommandError, match="coordinate"):
+    with pytest.raises(CommandError, match="coordinator"):
         call_command("drill", "run", world["slug"], "--dry-run", "--user", "pat")
     assert Drill.objects.count() == 1
 

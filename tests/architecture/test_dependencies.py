@@ -19,11 +19,15 @@ ALLOWED: dict[str, set[str]] = {
     "audit": {"accounts"},
     "runbooks": {"accounts", "audit"},
     "drills": {"accounts", "audit", "runbooks"},
+    "plans": {"accounts", "audit", "runbooks", "drills"},
     "observability": {"accounts", "drills", "runbooks"},
-    "reviews": {"accounts", "audit", "runbooks", "drills"},
-    "programme": {"accounts", "audit", "runbooks", "drills", "reviews"},
-    "demo": {"accounts", "audit", "runbooks", "drills", "reviews", "programme"},
-    "config": {"accounts", "audit", "runbooks", "drills", "reviews", "observability", "programme", "demo"},
+    # What a drill's evidence supports (the control catalogue), whether its records may go (retention).
+    "compliance": {"accounts", "audit", "runbooks", "drills"},
+    "reviews": {"accounts", "audit", "runbooks", "drills", "compliance"},
+    "programme": {"accounts", "audit", "runbooks", "drills", "compliance", "reviews"},
+    "demo": {"accounts", "audit", "runbooks", "drills", "plans", "compliance", "reviews", "programme"},
+    "config": {"accounts", "audit", "runbooks", "drills", "plans", "compliance", "reviews", "observability",
+               "programme", "demo"},
 }
 APPS = set(ALLOWED)
 

@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from tests.support.scenarios import backup_restore_runbook_yaml as runbook_yaml
 from tests.support.scenarios import orders_system_yaml, system_and_runbook
@@ -48,6 +49,32 @@ def test_dry_run_from_the_cli(worker, import_yaml, orders_db, orders_service):
     result = json.loads(out.getvalue())
     assert result["mode"] == "dry_run" and result["status"] == "succeeded"
     assert result["rto_seconds"] is None
+    # A dry-run changed nothing, so no step "succeeded": each is planned, with its plan in words.
+    assert [s["status"] for s in result["steps"]] == ["planned"] * 6
+    disaster = result["steps"][3]
+    assert disaster["plan"] == f"deletes the database file {orders_db} (target 'db'): the outage"
+    assert result["changed"].startswith("nothing")
+    assert any("deletes the database file" in change for change in result["a_live_run_would"])
+    assert orders_db.exists()
+
+
+def test_a_dry_run_that_would_fail_says_so_and_why(worker, import_yaml, tmp_path, orders_service, coordinator):
+    missing = tmp_path / "not-there.sqlite3"
+    import_yaml(orders_system_yaml(missing, orders_service), runbook_yaml())
+    out = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("drill", "run", "demo-orders-backup-restore", "--dry-run", "--wait", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    steps = result["steps"]
+    assert steps[0]["status"] == "planned" and steps[1]["status"] == "would_fail"
+    assert "not-there.sqlite3" in steps[1]["error"]
+    # The drill page says the same in words, the reason beside the row.
+    client = Client()
+    client.force_login(coordinator)
+    page = client.get(f"/drills/{result['drill']}/").content.decode()
+    row = page.split('id="step-2"')[1].split("</tr>")[0]
+    assert 'data-shown="would_fail"' in row and ">Would fail<" in row and "not-there.sqlite3" in row
+    assert ">Succeeded<" not in page
 
 
 def test_an_unknown_runbook_is_a_clear_error(db):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from drills.models import Drill
 from tests.support.roles import PASSWORD
 from tests.support.scenarios import backup_restore_runbook_yaml as runbook_yaml
 from tests.support.scenarios import orders_system_yaml
@@ -39,6 +40,22 @@ def page(live_server):
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "var" / "screenshots"
+WIDTHS = (1400, 375)
+
+
+def shoot_both_widths(page, name: str) -> None:
+    """Screenshots at a desk's width and a phone's (var/screenshots/, kept by CI for reviewers);
+    at the phone's width nothing may scroll sideways."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{page.url} scrolls {overflow} px sideways at {width} px"
+    page.set_viewport_size({"width": WIDTHS[0], "height": 1000})
+
+
 def log_in(page, live_server) -> None:
     page.goto(f"{live_server.url}/")
     page.fill("input[name=username]", "casey")
@@ -53,15 +70,28 @@ def test_coordinator_runs_the_demo_drill_and_sees_rto_and_rpo(worker, live_serve
 
     page.goto(f"{live_server.url}/runbooks/demo-orders-backup-restore/")
     page.get_by_role("button", name="Start live drill").click()
+    # First what the drill will do, in words, with the targets each step touches; nothing runs yet.
+    page.wait_for_selector("#live-plan")
+    disaster = page.inner_text("#plan-4")
+    assert f"Deletes the database file {orders_db}" in disaster and "touches db (sqlite: path=" in disaster
+    assert "touches web (http: url=" in page.inner_text("#plan-1")
+    assert not Drill.objects.exists() and orders_db.exists()
+    page.get_by_role("button", name="Confirm and start the live drill").click()
     page.wait_for_selector("#drill-status")
     drill_url = page.url
     # Mark the document: a reload would lose this, so seeing it at the end proves no reload happened.
     page.evaluate("window.__noReload = true")
 
     page.wait_for_selector("#step-1[data-status=succeeded]", timeout=30_000)
+    # A running drill, as a reviewer sees it on a desk and on a phone.
+    shoot_both_widths(page, "drill-running")
     page.wait_for_selector("#step-6[data-status=succeeded]", timeout=60_000)
     page.wait_for_selector("#drill-status[data-status=succeeded]", timeout=30_000)
     page.wait_for_selector("#rto-result", timeout=15_000)
+    shoot_both_widths(page, "drill-result")
+    # The drill over time, drawn while it ran without a reload: a bar per step, the outage behind them.
+    assert page.locator("#gantt rect.bar").count() == 6
+    assert page.locator("#gantt rect.outage").count() == 1
 
     assert page.url == drill_url
     assert page.evaluate("window.__noReload") is True
@@ -103,8 +133,10 @@ def test_main_flows_work_under_the_content_security_policy(worker, live_server, 
     page.wait_for_selector("text=New runbook versions: drill-under-test v1")
 
     page.goto(f"{live_server.url}/runbooks/drill-under-test/")
-    page.fill("input[name=confirmation]", "Orders")
     page.get_by_role("button", name="Request live drill on production").click()
+    page.wait_for_selector("#live-plan")
+    page.fill("input[name=confirmation]", "Orders")
+    page.get_by_role("button", name="Confirm and request the live drill").click()
     page.wait_for_selector("#start-approval")
     drill_url = page.url
     assert service.count("/apply") == 0

@@ -23,7 +23,7 @@ def test_a_live_drill_ticks_measure_rto_and_rpo_itself_linking_the_evidence(work
                                                                             orders_service, coordinator):
     import_yaml(orders_system_yaml(orders_db, orders_service), backup_restore_runbook_yaml())
     client.force_login(coordinator)
-    client.post("/runbooks/demo-orders-backup-restore/start/", {"mode": "live"})
+    client.post("/runbooks/demo-orders-backup-restore/start/", {"mode": "live", "confirmed": "1"})
     drill = wait_for_drill(Drill.objects.get(), timeout=90)
     assert drill.status == Drill.Status.SUCCEEDED
 

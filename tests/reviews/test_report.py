@@ -42,7 +42,7 @@ def test_a_live_drills_report_and_evidence_pack(worker, client: Client, import_y
                                                tmp_path):
     import_yaml(orders_system_yaml(orders_db, orders_service), backup_restore_runbook_yaml())
     client.force_login(coordinator)
-    client.post("/runbooks/demo-orders-backup-restore/start/", {"mode": "live"})
+    client.post("/runbooks/demo-orders-backup-restore/start/", {"mode": "live", "confirmed": "1"})
     drill = wait_for_drill(Drill.objects.get(), timeout=90)
     record_lesson(drill=drill, user=coordinator, title="The restore took longer than planned",
                   what_happened="Restore waited on the backup copy",

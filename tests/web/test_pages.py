@@ -82,6 +82,9 @@ def test_uploading_a_file_imports_it_and_an_unchanged_upload_adds_no_version(sig
 
     page = signed_in.get("/runbooks/demo-orders-backup-restore/").content.decode()
     assert "Back up the orders database" in page and "Start live drill" in page
+    # The page names the format's document as a link the app itself serves.
+    assert 'href="/runbooks/format.md"' in response.content.decode()
+    assert "# " in signed_in.get("/runbooks/format.md").content.decode()
 
 
 @pytest.mark.django_db
@@ -130,7 +133,7 @@ def test_a_participant_confirms_a_manual_step_from_the_live_page(worker, signed_
         action: http.request
         params: {{url: "{service.url}/health"}}
 """))
-    signed_in.post("/runbooks/drill-under-test/start/", {"mode": "live"})
+    signed_in.post("/runbooks/drill-under-test/start/", {"mode": "live", "confirmed": "1"})
     drill = wait_for_drill(Drill.objects.get(), statuses=("waiting",))
 
     page = signed_in.get(f"/drills/{drill.pk}/").content.decode()
@@ -157,7 +160,7 @@ def test_the_progress_partial_swaps_nothing_when_nothing_changed(worker, signed_
         action: manual.confirm
         params: {instructions: "Ready?"}
 """))
-    signed_in.post("/runbooks/drill-under-test/start/", {"mode": "live"})
+    signed_in.post("/runbooks/drill-under-test/start/", {"mode": "live", "confirmed": "1"})
     drill = wait_for_drill(Drill.objects.get(), statuses=("waiting",))
 
     first = signed_in.get(f"/drills/{drill.pk}/progress/", headers={"HX-Request": "true"})
@@ -199,11 +202,14 @@ def test_a_tabletop_exercise_does_not_replace_a_systems_measured_figures(signed_
 def test_a_person_without_a_role_gets_a_page_that_explains_it(client: Client):
     from tests.support.roles import user_with_role
 
+    user_with_role("ada", "admin")
     client.force_login(user_with_role("nemo", None))
     response = client.get("/")
     assert response.status_code == 403
     body = response.content.decode()
-    assert "with no role yet" in body and "Sign out" in body
+    assert "You have no role in drdrill yet" in body and "Sign out" in body
+    # Whom to ask, and no link back to the dashboard that would refuse them again (the loop).
+    assert "<strong>ada</strong>" in body and "Back to the dashboard" not in body and "mainnav" not in body
 
 
 @pytest.mark.django_db
@@ -215,7 +221,7 @@ def test_the_import_address_leads_back_to_the_form(signed_in: Client):
 def test_the_evidence_pack_holds_steps_figures_and_timeline(worker, signed_in: Client, import_yaml, orders_db,
                                                             orders_service):
     import_yaml(orders_system_yaml(orders_db, orders_service), runbook_yaml())
-    signed_in.post("/runbooks/demo-orders-backup-restore/start/", {"mode": "live"})
+    signed_in.post("/runbooks/demo-orders-backup-restore/start/", {"mode": "live", "confirmed": "1"})
     drill = wait_for_drill(Drill.objects.get(), timeout=90)
     response = signed_in.get(f"/drills/{drill.pk}/evidence.json")
     assert response.status_code == 200

@@ -1,5 +1,6 @@
 """``manage.py audit verify [--anchor FILE]`` checks the keyed chain (and the anchors written outside
-the database); ``audit anchor`` writes one now; ``audit export`` writes entries as JSON lines or CSV
+the database); ``audit verify --archive FILE.zip`` checks a period archive offline (its SHA-256
+manifest and its audit entries' MACs); ``audit anchor`` writes one now; ``audit export`` writes entries as JSON lines or CSV
 (``--drill N`` gives a drill's entries)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.anchors import AnchorError, read_anchors, write_anchor
+from audit.archives import verify_archive
 from audit.services import export_csv, export_jsonl, filtered_entries, verify_chain
 
 
@@ -24,6 +26,9 @@ class Command(BaseCommand):
         verify.add_argument("--anchor", nargs="?", const="", default=None, metavar="FILE",
                             help="also check the anchors in FILE (JSON lines; without FILE: the file sink "
                                  "of DRDRILL_AUDIT_ANCHOR): detects removed newest entries")
+        verify.add_argument("--archive", default=None, metavar="FILE.zip",
+                            help="check an archive instead (manage.py review archive): every file against its "
+                                 "SHA256SUMS, every archived audit entry against its MAC; reads no database")
         sub.add_parser("anchor", help="write the newest entry's number and MAC to DRDRILL_AUDIT_ANCHOR now")
         export = sub.add_parser("export", help="write entries to stdout")
         export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
@@ -41,6 +46,15 @@ class Command(BaseCommand):
                 raise CommandError("nothing anchored: set DRDRILL_AUDIT_ANCHOR (file:///path, syslog:// or https://…) "
                                    "and make sure the trail has entries")
             self.stdout.write(f"anchored entry {anchor['entry']} (MAC {anchor['mac'][:16]}…) to {settings.AUDIT_ANCHOR}")
+            return
+        if options["verb"] == "verify" and options["archive"]:
+            check = verify_archive(Path(options["archive"]))
+            for problem in check.problems:
+                self.stderr.write(problem)
+            if check.problems:
+                raise CommandError(f"archive does not verify: {len(check.problems)} problem(s)")
+            self.stdout.write(f"archive intact: {check.files} files match SHA256SUMS, {check.entries} audit entries "
+                              "match their MACs")
             return
         if options["verb"] == "verify":
             anchors = None

@@ -109,10 +109,16 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(result))
             return
-        self.stdout.write(f"{drill.mode_word.capitalize()} #{drill.pk} {drill.status}: {drill.outcome}")
+        self.stdout.write(f"{drill.mode_word.capitalize()} #{drill.pk} {drill.shown_status.label.lower()}: {drill.outcome}")
         for step in result["steps"]:
             self.stdout.write(f"  {step['position']:>2}. {step['status']:<10} {step['name']}" +
                               (f" — {step['error']}" if step["error"] else ""))
+            if step.get("plan"):
+                self.stdout.write(f"      {step['plan']}")
+        if drill.is_dry_run:
+            self.stdout.write("  Nothing was changed." + (" A live run would:" if result["a_live_run_would"] else ""))
+            for change in result["a_live_run_would"]:
+                self.stdout.write(f"    - {change}")
         if drill.is_tabletop:
             estimates = result["estimates"]
             self.stdout.write(f"  Estimated total {estimates['total_minutes']} min, estimated recovery "
@@ -120,7 +126,11 @@ class Command(BaseCommand):
                               "(estimates: a tabletop measures nothing)")
         for m in (rto, rpo):
             if m and not drill.is_tabletop:
-                bound = f" ± {m.error_bound_seconds} s" if m.error_bound_seconds is not None else ""
+                # Say what the bound means: a bare "± 0.12 s" next to "0.12 s" reads as noise.
+                bound = (f" ± {m.error_bound_seconds} s (the true value lies between "
+                         f"{max(m.value_seconds - m.error_bound_seconds, 0):.2f} s and {m.value_seconds} s)"
+                         if m.error_bound_seconds is not None and m.value_seconds is not None
+                         else " (no error bound: timed from the steps' marks)")
                 lost = f", lost rows: {m.lost_rows}" if m.lost_rows is not None else ""
                 self.stdout.write(f"  {m.get_kind_display()} {m.value_seconds} s{bound} (target {m.target_seconds} s, "
                                   f"met: {m.met}{lost}; {m.method})")
