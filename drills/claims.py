@@ -62,6 +62,21 @@ def _lease_sql() -> str:
     return "strftime('%%Y-%%m-%%d %%H:%%M:%%f', %(now)s, '+' || lease_seconds || ' seconds')"
 
 
+def _take_pending_sql() -> str:
+    """Taking a pending step that no message names (the worker that finished the one before takes
+    it): dispatched and started at the same moment, by this worker."""
+    now = _now_sql()
+    return f"""
+        UPDATE drills_steprun SET
+            claimed_from = status,
+            status = 'running', attempt = attempt + 1, phase = 'run',
+            claim_token = %(token)s, worker = %(worker)s,
+            lease_expires_at = {_lease_sql()},
+            dispatched_at = {now},
+            started_at = COALESCE(started_at, {now})
+        {_clock_sql()}"""
+
+
 def _as_datetime(value: Any) -> datetime:
     if isinstance(value, str):
         value = parse_datetime(value)
@@ -108,16 +123,7 @@ def claim_for_message(step_run_id: int, *, token: str, worker: str) -> ClaimedRo
 def claim_next(step_run_id: int, *, token: str, worker: str) -> ClaimedRow | None:
     """The worker that finished a step takes the one after it, in the same transaction: a pending
     step nobody dispatched yet (a duplicate finisher, or ``advance``, finds it dispatched)."""
-    now = _now_sql()
-    sql = f"""
-        UPDATE drills_steprun SET
-            claimed_from = status,
-            status = 'running', attempt = attempt + 1, phase = 'run',
-            claim_token = %(token)s, worker = %(worker)s,
-            lease_expires_at = {_lease_sql()},
-            dispatched_at = {now},
-            started_at = COALESCE(started_at, {now})
-        {_clock_sql()}
+    sql = f"""{_take_pending_sql()}
         WHERE id = %(id)s AND status = 'pending' AND dispatched_at IS NULL
         RETURNING {RETURNING}"""
     with connection.cursor() as cursor:
@@ -130,16 +136,7 @@ def claim_following(drill_id: int, position: int, *, token: str, worker: str) ->
     takes the step there, in one statement that also checks what the stage rule would (every earlier
     step succeeded or was skipped; this one pending and not dispatched). None when that does not
     hold; the caller then reads the statuses and decides the long way."""
-    now = _now_sql()
-    sql = f"""
-        UPDATE drills_steprun SET
-            claimed_from = status,
-            status = 'running', attempt = attempt + 1, phase = 'run',
-            claim_token = %(token)s, worker = %(worker)s,
-            lease_expires_at = {_lease_sql()},
-            dispatched_at = {now},
-            started_at = COALESCE(started_at, {now})
-        {_clock_sql()}
+    sql = f"""{_take_pending_sql()}
         WHERE drill_id = %(drill)s AND position = %(position)s AND status = 'pending' AND dispatched_at IS NULL
           AND NOT EXISTS (SELECT 1 FROM drills_steprun earlier WHERE earlier.drill_id = %(drill)s
                           AND earlier.position < %(position)s AND earlier.status NOT IN ('succeeded', 'skipped'))

@@ -258,14 +258,16 @@ def _claimed(row: ClaimedRow, token: str) -> Claimed | None:
 
 def _claim_next(drill: PinnedDrill, run: RunState, worker: str, events: list[NewEvent]) -> Claimed | None:
     token = uuid.uuid4().hex
-    row = claim_next(run.id, token=token, worker=worker)
-    if row is None:
-        return None
-    claimed = _claimed(row, token)
+    return _started_here(claim_next(run.id, token=token, worker=worker), token, worker, events)
+
+
+def _started_here(row: ClaimedRow | None, token: str, worker: str, events: list[NewEvent]) -> Claimed | None:
+    """A step this worker took in-process, with its "started" event for the same transaction."""
+    claimed = _claimed(row, token) if row is not None else None
     if claimed is not None:
         events.append(NewEvent(EventKind.STEP_STARTED,
                                f"{claimed.step.label} started (attempt {claimed.attempt}) on {worker}.",
-                               step_run_id=run.id))
+                               step_run_id=row.step_run_id))
     return claimed
 
 
@@ -287,15 +289,8 @@ def _claim_following(drill: PinnedDrill, step: PinnedStep, worker: str, events: 
     if not _alone_in_stage(drill, following) or not serves(drill.queue_of(following)):
         return None
     token = uuid.uuid4().hex
-    row = claim_following(drill.id, following.position, token=token, worker=worker)
-    if row is None:
-        return None
-    claimed = _claimed(row, token)
-    if claimed is not None:
-        events.append(NewEvent(EventKind.STEP_STARTED,
-                               f"{claimed.step.label} started (attempt {claimed.attempt}) on {worker}.",
-                               step_run_id=row.step_run_id))
-    return claimed
+    return _started_here(claim_following(drill.id, following.position, token=token, worker=worker), token, worker,
+                         events)
 
 
 def claim(step_run_id: int, worker: str) -> Claimed | Recheck | None:

@@ -18,7 +18,7 @@ import yaml
 from runbooks import strict_yaml
 from runbooks.durations import parse_duration
 from runbooks.models import Runbook, System
-from runbooks.yaml_format import SLUG, FormatProblem, ProblemsAt
+from runbooks.yaml_format import SLUG, FormatProblem, ProblemsAt, as_list
 
 PLAN_FIELDS = {"slug", "title", "description", "rto_target", "systems"}
 ENTRY_FIELDS = {"system", "runbook", "after"}
@@ -60,7 +60,7 @@ def parse_plan_documents(sources: list[tuple[str, str]]) -> ParsedPlans:
             problems.append(FormatProblem(source, "", f"unknown top-level key(s): {', '.join(sorted(unknown))}; "
                                                       "a plan file holds 'plans' (systems and runbooks are imported "
                                                       "on the Runbooks page)"))
-        raw_plans = _as_list(document.get("plans")) + _as_list(document.get("plan"))
+        raw_plans = as_list(document.get("plans")) + as_list(document.get("plan"))
         for index, raw in enumerate(raw_plans):
             spec = _parse_plan(source, index, raw, problems)
             if spec:
@@ -74,12 +74,6 @@ def parse_plan_documents(sources: list[tuple[str, str]]) -> ParsedPlans:
     if problems:
         raise PlanFormatError(problems)
     return batch
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _parse_plan(source: str, index: int, raw: Any, problems: list[FormatProblem]) -> dict[str, Any] | None:

@@ -108,9 +108,9 @@ def parse_documents(sources: list[tuple[str, str]]) -> ParsedBatch:
         if unknown:
             problems.append(FormatProblem(source, "", f"unknown top-level key(s): {', '.join(sorted(unknown))}; "
                                                       "use 'systems', 'runbooks' and 'scenarios'"))
-        systems = _as_list(document.get("systems")) + _as_list(document.get("system"))
-        runbooks = _as_list(document.get("runbooks")) + _as_list(document.get("runbook"))
-        scenarios = _as_list(document.get("scenarios")) + _as_list(document.get("scenario"))
+        systems = as_list(document.get("systems")) + as_list(document.get("system"))
+        runbooks = as_list(document.get("runbooks")) + as_list(document.get("runbook"))
+        scenarios = as_list(document.get("scenarios")) + as_list(document.get("scenario"))
         if not systems and not runbooks and not scenarios:
             problems.append(FormatProblem(source, "", "defines no systems, no runbooks and no scenarios"))
         for i, raw in enumerate(systems):
@@ -132,7 +132,8 @@ def parse_documents(sources: list[tuple[str, str]]) -> ParsedBatch:
     return batch
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """A YAML field that takes one item or a list of them."""
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
@@ -315,7 +316,7 @@ def _parse_step(source: str, runbook_where: str, position: int, raw: Any, proble
     retries = raw.get("retries", 0)
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
         at.add("retries", f"must be a whole number from 0 to 10, got {retries!r}")
-    marks = _as_list(raw.get("marks"))
+    marks = as_list(raw.get("marks"))
     for mark in marks:
         if mark not in KNOWN_MARKS:
             at.add("marks", f"unknown mark {mark!r}; known marks: {', '.join(KNOWN_MARKS)}")
