@@ -1,10 +1,11 @@
 """The Celery app. Tasks only carry ids; the database holds the truth (see drills/engine.py)."""
 
+import gc
 import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import celeryd_after_setup, task_prerun
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -27,3 +28,16 @@ def replace_broken_connections(**kwargs: Any) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@celeryd_after_setup.connect(weak=False)
+def share_memory_with_the_pool(**kwargs: Any) -> None:
+    """Just before the pool processes fork: load what every one of them would load on its own (the
+    URL configuration, which a notification's link needs), then move every object to the garbage
+    collector's permanent generation, so that a collection in a pool process does not write to — and
+    so copy — the pages it shares with this one (docs/performance.md: memory)."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports every view module once, here
+    gc.collect()
+    gc.freeze()
