@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from drills.models import Approval, Drill, StepRun
 from drills.tabletop import start_tabletop
+from plans.models import FailbackLink
 from reviews.services import record_lesson
 from runbooks.models import DrillKind, Scenario, ScenarioVersion
 from runbooks.yaml_format import RunbookFormatError
@@ -109,3 +110,26 @@ def test_the_report_lists_who_took_part_in_what_role_and_the_independent_tester(
     assert "Independent tester Ines Auditor, Example Audit LLP witnessed the drill (independent of the team" in text
     assert "olivia participant confirmed steps 1, 2; wrote lessons" in text
     assert "avery approver approved the start" in text
+
+
+def test_a_switchovers_report_gives_the_time_held_on_the_secondary(client: Client, coordinator):
+    portal = make_system("portal", tier=1, rto=3600, rpo=300)
+    restored = timezone.now() - timedelta(hours=5)
+    failover = drill_with_evidence(portal, DrillKind.PARTIAL_FAILOVER, restored, rto=600, rpo=30)
+    Drill.objects.filter(pk=failover.pk).update(finished_at=restored + timedelta(minutes=10))
+    failback = drill_with_evidence(portal, DrillKind.PARTIAL_FAILOVER, restored + timedelta(hours=2, minutes=5),
+                                   failback=True)
+    FailbackLink.objects.create(failover=failover, failback=failback, started_by=coordinator)
+    unlinked = drill_with_evidence(portal, DrillKind.FULL_FAILOVER, restored, rto=600, rpo=30)
+    Drill.objects.filter(pk=unlinked.pk).update(finished_at=restored + timedelta(minutes=45))
+    client.force_login(coordinator)
+
+    line = (f"Time on the secondary the service runs on the secondary until failback held 2 h 05 m (from service "
+            f"restored to the start of failback drill #{failback.pk}) PASS")
+    assert line in flat(pdf_text(client.get(f"/reviews/drills/{failover.pk}/report.pdf").content))
+    page = client.get(f"/reviews/drills/{failover.pk}/report/").content.decode()
+    assert 'data-objective="Time on the secondary" data-verdict="PASS"' in page and "held 2 h 05 m" in page
+    text = flat(pdf_text(client.get(f"/reviews/drills/{unlinked.pk}/report.pdf").content))
+    assert "held 45 m 00 s (from service restored to the drill's end; no failback linked) PASS" in text
+    assert "Time on the secondary" not in client.get(f"/reviews/drills/{failback.pk}/report/").content.decode(), \
+        "a failback is not itself held on the secondary"
