@@ -163,9 +163,8 @@ class Step(ImmutableModel):
 
 
 class ScenarioFlag(models.TextChoices):
-    """What kind of disruption a scenario plays: the frameworks ask that drills cover severe but
-    plausible scenarios (DORA Art. 11(6), ISO 22301 §8.5), cyber-attacks (DORA Art. 11(6)(a)), the
-    failure of a third party (DORA Art. 28) and the absence of key people."""
+    """What kind of disruption a scenario plays: the frameworks ask the testing scenarios to include
+    these (docs/compliance.md#in-the-post-drill-report)."""
 
     SEVERE_BUT_PLAUSIBLE = "severe_but_plausible", "severe but plausible"
     CYBER_ATTACK = "cyber_attack", "cyber-attack"
