@@ -19,6 +19,7 @@ from drills.tabletop import start_tabletop
 from plans.models import FailbackLink
 from reviews.services import record_lesson
 from runbooks.models import DrillKind, Scenario, ScenarioVersion
+from runbooks.services import export_runbooks
 from runbooks.yaml_format import RunbookFormatError
 from tests.compliance.factories import drill_with_evidence
 from tests.programme.factories import make_runbook, make_system
@@ -48,6 +49,8 @@ def test_a_tabletops_report_shows_its_scenarios_flags(client: Client, coordinato
     flags = "Scenario flags: severe but plausible, cyber-attack, third-party failure, key person absent"
     assert flags in client.get(f"/reviews/drills/{tabletop.pk}/report/").content.decode()
     assert flags in flat(pdf_text(client.get(f"/reviews/drills/{tabletop.pk}/report.pdf").content))
+    exported = export_runbooks()
+    assert "flags:" in exported and import_yaml(exported).scenarios_unchanged == ["supplier-ransomware"]
 
 
 def test_an_unknown_or_repeated_flag_is_refused_and_nothing_saved(import_yaml):
