@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from drills.models import Drill, DrillEvent, Measurement, StepRun
+from drills.models import Drill, DrillEvent, Measurement, StepRun, marks_of
 from runbooks.durations import format_duration
 from runbooks.models import DrillKind, System
 
@@ -200,8 +200,39 @@ def objectives_of(drill: Drill, evidence: DrillEvidence) -> Objectives:
         else:
             bound = f" ± {format_duration(measurement.error_bound_seconds)}" if measurement.error_bound_seconds is not None else ""
             items.append(Objective(name, criterion, f"{format_duration(measurement.value_seconds)}{bound}", measurement.met))
+    if evidence.test_type >= TestType.LIVE_SWITCHOVER and not _is_a_failback(drill):
+        items.append(_time_on_secondary(drill))
     if evidence.test_type >= TestType.LIVE_SWITCHOVER:
         done = "failback" in evidence.facts
         items.append(Objective("Failback", "normal functioning restored on the primary",
                                "failback completed" if done else "no failback recorded", done))
     return Objectives(items)
+
+
+# A failback is linked to its failover by plans.FailbackLink. plans sits beside compliance, not below
+# it, so it is read through the relations Django registers on Drill (``failback_link``) rather than by
+# importing plans: the import graph stays one-way, and a drill without a link reads as none.
+
+def _is_a_failback(drill: Drill) -> bool:
+    return Drill.objects.filter(pk=drill.pk, failback_link__isnull=False).exists()
+
+
+def _time_on_secondary(drill: Drill) -> Objective:
+    """How long a switchover held the service on the secondary: from the failover's service_restored
+    mark to the start of the failback linked to it or, with none linked, to the drill's end. It has
+    no target: it passes when the service was restored on the secondary and held there."""
+    name, criterion = "Time on the secondary", "the service runs on the secondary until failback"
+    restored = marks_of(drill.step_runs.all()).get("service_restored")
+    if restored is None:
+        return Objective(name, criterion, "the service was never restored on the secondary",
+                         None if drill.status == Drill.Status.ABORTED else False)
+    failback = (Drill.objects.filter(failback_link__failover=drill, started_at__isnull=False)
+                .order_by("started_at").first())
+    if failback is not None:
+        until, to_what = failback.started_at, f"to the start of failback drill #{failback.pk}"
+    elif drill.finished_at is not None:
+        until, to_what = drill.finished_at, "to the drill's end; no failback linked"
+    else:
+        return Objective(name, criterion, "still on the secondary: the drill is running")
+    held = max((until - restored[0]).total_seconds(), 0.0)
+    return Objective(name, criterion, f"held {format_duration(held)} (from service restored {to_what})", True)

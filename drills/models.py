@@ -14,6 +14,11 @@ from django.urls import reverse
 from runbooks.models import DrillKind, RunbookVersion, ScenarioVersion, Step, System
 
 
+class IndependentCapacity(models.TextChoices):
+    RAN = "ran", "ran the drill"
+    WITNESSED = "witnessed", "witnessed the drill"
+
+
 class Drill(models.Model):
     class Mode(models.TextChoices):
         LIVE = "live", "Live"
@@ -58,6 +63,13 @@ class Drill(models.Model):
     # The scenario a tabletop is played against, pinned like the runbook version.
     scenario_version = models.ForeignKey(ScenarioVersion, null=True, blank=True, on_delete=models.PROTECT,
                                          related_name="drills")
+    # Someone independent of the team ran or witnessed the drill (DORA Art. 24(4), ISO 22301 §8.5:
+    # tests by independent parties); a name, because they are often not users (an external auditor).
+    independent_tester = models.CharField(max_length=200, blank=True)
+    independent_capacity = models.CharField(max_length=10, choices=IndependentCapacity.choices, blank=True)
+    independent_recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                                on_delete=models.SET_NULL, related_name="+")
+    independent_recorded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from drills.models import IndependentCapacity
 from runbooks.models import Runbook, System
 
 from .models import ActionItem
@@ -58,3 +59,8 @@ class LessonForm(ActionItemForm):
 
 class SignOffForm(forms.Form):
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label="Sign-off comment (what you checked)")
+
+
+class IndependentTesterForm(forms.Form):
+    tester = forms.CharField(max_length=200, label="Independent tester (person and, if external, organisation)")
+    capacity = forms.ChoiceField(choices=IndependentCapacity.choices, label="They")

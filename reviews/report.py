@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from accounts.roles import Role, roles_of
 from compliance.catalogue import TestType, catalogue
 from compliance.evidence import (
     ControlSupport,
@@ -23,13 +24,69 @@ from compliance.evidence import (
     impact_warnings,
     objectives_of,
 )
-from drills.models import Approval, Drill, DrillEvent, Measurement, StepRun
+from drills.models import Approval, Drill, DrillEvent, EventKind, Measurement, StepRun
 from drills.selectors import drill_for_page, step_runs_for_page
 from drills.tabletop import Estimate, estimate_of
 from runbooks.models import RunbookVersion
 
 from .models import Lesson, ReportRevision
 from .selectors import ChecklistRow, checklist_of, lessons_of
+
+ROLE_WORDS = {Role.VIEWER: "viewer", Role.PARTICIPANT: "participant", Role.COORDINATOR: "coordinator",
+              Role.APPROVER: "approver", Role.REVIEWER: "reviewer", Role.ADMIN: "administrator"}
+# What a timeline entry says a person did, for the entries the participants list does not read elsewhere.
+ACTS_BY_EVENT = {EventKind.DRILL_APPROVAL_REQUESTED: "requested the start", EventKind.DRILL_ABORTED: "aborted the drill",
+                 EventKind.STEP_RETRY: "retried a step", EventKind.STEP_CANCELLED: "cancelled a step",
+                 EventKind.TABLETOP_INJECT_RELEASED: "released injects", EventKind.TABLETOP_ENDED: "ended the tabletop"}
+
+
+@dataclass
+class Participant:
+    """Someone who acted on the drill, with their roles in drdrill and what they did, from the
+    drill's own records (who started it, decided its approvals, confirmed its steps, acted on its
+    timeline, was present at the tabletop, wrote its lessons)."""
+
+    name: str
+    roles: list[str]
+    acts: list[str]
+
+    def __str__(self) -> str:
+        roles = f" ({', '.join(self.roles)})" if self.roles else ""
+        return f"{self.name}{roles}: {'; '.join(self.acts)}"
+
+
+def participants_of(drill: Drill, runs: list[StepRun], events: list[DrillEvent], approvals: list[Approval],
+                    lessons: list[Lesson]) -> list[Participant]:
+    acts: dict[int, tuple[Any, list[str]]] = {}
+
+    def did(user: Any, act: str) -> None:
+        if user is not None:
+            done = acts.setdefault(user.pk, (user, []))[1]
+            if act not in done:
+                done.append(act)
+
+    did(drill.started_by, "started the drill")
+    for approval in approvals:
+        gate = f"step {approval.step_run.position}" if approval.step_run else "the start"
+        did(approval.decided_by, f"{approval.get_decision_display().lower()} {gate}")
+    by_person: dict[int, tuple[Any, dict[str, list[str]]]] = {}
+    for run in runs:
+        if run.acted_by is not None:
+            verb = {StepRun.Status.SUCCEEDED: "confirmed", StepRun.Status.SKIPPED: "skipped"}.get(run.status, "acted on")
+            by_person.setdefault(run.acted_by.pk, (run.acted_by, {}))[1].setdefault(verb, []).append(str(run.position))
+    for user, verbs in by_person.values():
+        for verb, positions in verbs.items():
+            did(user, f"{verb} step{'s' if len(positions) > 1 else ''} {', '.join(positions)}")
+    for event in events:
+        if event.actor is not None and event.kind in ACTS_BY_EVENT:
+            did(event.actor, ACTS_BY_EVENT[EventKind(event.kind)])
+    for presence in drill.presences.select_related("user"):
+        did(presence.user, "was present")
+    for lesson in lessons:
+        did(lesson.created_by, "wrote lessons")
+    did(drill.independent_recorded_by, "recorded the independent tester")
+    return sorted((Participant(str(user), [ROLE_WORDS[r] for r in Role if r in roles_of(user)], done)
+                   for user, done in acts.values()), key=lambda p: p.name)
 
 
 @dataclass
@@ -42,7 +99,7 @@ class Report:
     lessons: list[Lesson]
     approvals: list[Approval]
     events: list[DrillEvent]
-    participants: list[str]
+    participants: list[Participant]
     test_type: TestType
     objectives: Objectives
     controls: list[ControlSupport]
@@ -83,12 +140,6 @@ def drill_report(drill_id: int) -> Report:
     events = list(drill.events.select_related("actor").order_by("at", "id"))
     approvals = list(drill.approvals.select_related("decided_by", "step_run").order_by("decided_at"))
     lessons = lessons_of(drill)
-    people = {str(drill.started_by)} if drill.started_by else set()
-    people |= {str(r.acted_by) for r in runs if r.acted_by}
-    people |= {str(e.actor) for e in events if e.actor}
-    people |= {str(a.decided_by) for a in approvals}
-    people |= {str(p.user) for p in drill.presences.select_related("user")}
-    people |= {str(lesson.created_by) for lesson in lessons if lesson.created_by}
     figures = [] if drill.is_tabletop else [m for m in (drill.rto, drill.rpo) if m is not None]
     cat = catalogue()
     evidence = evidence_of([drill], extra={drill.pk: {"lessons"}} if lessons else None)[drill.pk]
@@ -99,7 +150,7 @@ def drill_report(drill_id: int) -> Report:
                  .select_related("created_by").order_by("number"))
     return Report(drill=drill, step_runs=runs, figures=figures,
                   estimate=estimate_of(runs) if drill.is_tabletop else None, checklist=checklist_of(drill, runs),
-                  lessons=lessons, approvals=approvals, events=events, participants=sorted(people),
+                  lessons=lessons, approvals=approvals, events=events, participants=participants_of(drill, runs, events, approvals, lessons),
                   test_type=evidence.test_type, objectives=objectives_of(drill, evidence),
                   controls=controls_supported(evidence, cat), frameworks=cat.frameworks,
                   impact_warning=warnings[0] if warnings else None,

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.roles import Capability, check
 from audit.services import record
-from drills.models import Drill, StepRun
+from drills.models import Drill, IndependentCapacity, StepRun
 from runbooks.models import Runbook
 
 from .checklist import checklist_template
@@ -221,3 +221,31 @@ def acknowledge_deficiency(*, item: ActionItem, user: Any, comment: str) -> None
 def _revise(drill_id: int, user: Any, reason: str) -> None:
     # A signed-off report is frozen: what changed it becomes a new revision.
     revise_if_signed_off(drill_id=drill_id, user=user, reason=reason)
+
+
+# --- the independent tester -------------------------------------------------------------------------
+
+def record_independent_tester(*, drill: Drill, user: Any, name: str, capacity: str) -> None:
+    """A coordinator records that someone independent of the team ran or witnessed the drill: who,
+    in which capacity, recorded by whom and when. Recording again replaces it, audited with both."""
+    check(user, Capability.COORDINATE, "record the independent tester of a drill")
+    name = name.strip()
+    if not name:
+        raise ReviewRefused("Name the independent tester (a person and, if external, their organisation).")
+    if len(name) > 200:
+        raise ReviewRefused("The independent tester's name is longer than 200 characters; shorten it.")
+    if capacity not in IndependentCapacity.values:
+        raise ReviewRefused(f"Unknown capacity {capacity!r}: the independent tester either ran the drill (ran) or "
+                            "witnessed it (witnessed).")
+    with transaction.atomic():
+        before = {"tester": drill.independent_tester, "capacity": drill.independent_capacity} \
+            if drill.independent_tester else None
+        drill.independent_tester, drill.independent_capacity = name, capacity
+        drill.independent_recorded_by, drill.independent_recorded_at = user, timezone.now()
+        drill.save(update_fields=["independent_tester", "independent_capacity", "independent_recorded_by",
+                                  "independent_recorded_at"])
+        words = IndependentCapacity(capacity).label
+        record("drill.independent_tester", actor=user, obj=drill, drill_id=drill.pk, before=before,
+               after={"tester": name, "capacity": capacity},
+               summary=f"recorded that {name}, independent of the team, {words} #{drill.pk}")
+        _revise(drill.pk, user, f"independent tester {name} recorded")

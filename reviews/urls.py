@@ -9,6 +9,8 @@ urlpatterns = [
     path("reviews/drills/<int:pk>/lessons/new/", views.lesson_new, name="lesson_new"),
     path("reviews/drills/<int:pk>/report/", views.report_page, name="report"),
     path("reviews/drills/<int:pk>/report/sign-off/", views.report_sign_off, name="report_sign_off"),
+    path("reviews/drills/<int:pk>/report/independent-tester/", views.report_independent_tester,
+         name="report_independent_tester"),
     path("reviews/drills/<int:pk>/report/revisions/<int:number>/", views.report_revision, name="report_revision"),
     path("reviews/drills/<int:pk>/report.pdf", views.report_pdf_download, name="report_pdf"),
     path("reviews/drills/<int:pk>/evidence.zip", views.evidence_zip_download, name="evidence_zip"),

@@ -17,7 +17,7 @@ from runbooks.models import System
 
 from . import checklist, selectors, services, signoff
 from .evidence_zip import evidence_zip
-from .forms import ActionItemForm, LessonForm, SignOffForm
+from .forms import ActionItemForm, IndependentTesterForm, LessonForm, SignOffForm
 from .models import ActionItem, ChecklistItem, ChecklistTemplateItem, Evidence, Lesson, ReportRevision
 from .report import drill_report, report_pdf
 
@@ -189,7 +189,22 @@ def checklist_template_update(request: HttpRequest, pk: int) -> HttpResponse:
 @requires(Capability.VIEW)
 def report_page(request: HttpRequest, pk: int) -> HttpResponse:
     _drill(pk)
-    return render(request, "reviews/report_page.html", {**drill_report(pk).as_context(), "sign_off_form": SignOffForm()})
+    return render(request, "reviews/report_page.html", {**drill_report(pk).as_context(), "sign_off_form": SignOffForm(),
+                                                        "independent_form": IndependentTesterForm()})
+
+
+@require_POST
+@requires(Capability.COORDINATE)
+def report_independent_tester(request: HttpRequest, pk: int) -> HttpResponse:
+    drill = _drill(pk)
+    try:
+        services.record_independent_tester(drill=drill, user=request.user, name=request.POST.get("tester", ""),
+                                           capacity=request.POST.get("capacity", ""))
+    except services.ReviewRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, f"Recorded: {drill.independent_tester} {drill.get_independent_capacity_display()}.")
+    return redirect("reviews:report", pk=pk)
 
 
 @require_POST

@@ -162,6 +162,16 @@ class Step(ImmutableModel):
         return f"{self.position}. {self.name}"
 
 
+class ScenarioFlag(models.TextChoices):
+    """What kind of disruption a scenario plays: the frameworks ask the testing scenarios to include
+    these (docs/compliance.md#in-the-post-drill-report)."""
+
+    SEVERE_BUT_PLAUSIBLE = "severe_but_plausible", "severe but plausible"
+    CYBER_ATTACK = "cyber_attack", "cyber-attack"
+    THIRD_PARTY_FAILURE = "third_party_failure", "third-party failure"
+    KEY_PERSON_ABSENT = "key_person_absent", "key person absent"
+
+
 class Scenario(models.Model):
     """What a tabletop is played against ("primary region lost", "ransomware in the backups"): the
     identity of a scenario across its versions. Written in the same YAML as runbooks."""
@@ -203,6 +213,13 @@ class ScenarioVersion(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.scenario.slug} v{self.number}"
+
+    @property
+    def flags(self) -> list[str]:
+        """The scenario's flags in their users' words, in the order ScenarioFlag lists them. Kept in
+        the version's document, so a tabletop shows the flags of the version it played."""
+        marked = set(self.spec.get("flags", []))
+        return [flag.label for flag in ScenarioFlag if flag.value in marked]
 
     @property
     def injects(self) -> list[dict]:

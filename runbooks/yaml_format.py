@@ -18,7 +18,7 @@ import yaml
 from . import strict_yaml
 from .actions import ParamError, action_names, binding_problems, canary_kinds, get_action, is_known_action, parse_params
 from .durations import parse_duration
-from .models import TIER_DEFAULTS, DrillKind, Environment, System
+from .models import TIER_DEFAULTS, DrillKind, Environment, ScenarioFlag, System
 
 KNOWN_MARKS = ("outage_start", "service_restored", "failback_complete")
 DEFAULT_STEP_TIMEOUT = 600.0
@@ -26,7 +26,7 @@ SYSTEM_FIELDS = {"slug", "name", "description", "owner", "environment", "tier", 
                  "depends_on", "targets"}
 RUNBOOK_FIELDS = {"slug", "title", "system", "kind", "description", "canary", "steps"}
 STEP_FIELDS = {"key", "name", "action", "params", "timeout", "retries", "marks", "group"}
-SCENARIO_FIELDS = {"slug", "title", "system", "description", "injects"}
+SCENARIO_FIELDS = {"slug", "title", "system", "description", "flags", "injects"}
 INJECT_FIELDS = {"key", "title", "message", "at"}
 QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -355,6 +355,7 @@ def _parse_scenario(source: str, index: int, raw: Any, problems: list[FormatProb
     system = raw.get("system")
     if system is not None and not isinstance(system, str):
         at.add("system", "the slug of the system whose tabletops offer this scenario (leave it out for every system)")
+    flags = _parse_scenario_flags(raw.get("flags", []), at)
     raw_injects = raw.get("injects", [])
     if not isinstance(raw_injects, list):
         at.add("injects", "must be a list of injects (title, message and optionally at)")
@@ -390,8 +391,31 @@ def _parse_scenario(source: str, index: int, raw: Any, problems: list[FormatProb
             injects.append({"key": key, "title": title.strip(), "message": message.strip(), "at_seconds": at_seconds})
     if at.any:
         return None
-    return {"slug": slug, "title": str(raw.get("title") or slug), "system": system,
+    spec = {"slug": slug, "title": str(raw.get("title") or slug), "system": system,
             "description": str(raw.get("description", "")), "injects": injects}
+    if flags:
+        # Only when set, so that a scenario without flags keeps its digest and makes no new version.
+        spec["flags"] = flags
+    return spec
+
+
+def _parse_scenario_flags(raw: Any, at: ProblemsAt) -> list[str]:
+    """A list of ScenarioFlag values, each once; normalised to ScenarioFlag's order."""
+    known = ", ".join(flag.value for flag in ScenarioFlag)
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        at.add("flags", f"must be a list of flags, from: {known}")
+        return []
+    given = set()
+    for flag in raw:
+        if not isinstance(flag, str) or flag not in ScenarioFlag.values:
+            at.add("flags", f"unknown flag {flag!r}; a scenario's flags are: {known}")
+        elif flag in given:
+            at.add("flags", f"{flag!r} is given twice; give each flag once")
+        else:
+            given.add(flag)
+    return [flag.value for flag in ScenarioFlag if flag.value in given]
 
 
 def _check_unique_slugs(batch: ParsedBatch, problems: list[FormatProblem]) -> None:
@@ -505,6 +529,8 @@ def scenario_to_yaml(spec: dict[str, Any]) -> dict[str, Any]:
         document["system"] = spec["system"]
     if spec.get("description"):
         document["description"] = spec["description"]
+    if spec.get("flags"):
+        document["flags"] = list(spec["flags"])
     injects = []
     for inject in spec["injects"]:
         out: dict[str, Any] = {"key": inject["key"], "title": inject["title"], "message": inject["message"]}

@@ -18,6 +18,7 @@ def drill_with_evidence(system: System, kind: str, at: datetime, *, mode: str = 
     step = drill.runbook_version.steps.order_by("position").first()
     StepRun.objects.create(drill=drill, step=step, position=step.position, status=StepRun.Status.SUCCEEDED,
                            started_at=at, finished_at=at,
-                           marks={"failback_complete": at.isoformat()} if failback else {},
+                           marks={**({"service_restored": at.isoformat()} if rto is not None else {}),
+                                  **({"failback_complete": at.isoformat()} if failback else {})},
                            evidence={"verified": "orders", "tables": ["orders"]} if integrity else {})
     return drill
