@@ -508,6 +508,8 @@ def test_two_workers_racing_for_the_same_step_run_it_once(worker, rival, import_
     assert_every_event_recorded_once(drill)
     assert service.count("/apply") == 2  # the losers never called the endpoint
     assert_each_change_applied_once(service, drill, [1, 3])
-    stats = current_app.control.inspect(destination=[rival.node], timeout=5).stats() or {}
-    assert stats.get(rival.node, {}).get("total", {}).get("drills.tasks.run_step", 0) >= 1, \
-        "the rival worker took no part in the race"
+    # From the rival's own log (a recorded fact; asking it over the broker can time out on a busy
+    # machine): it ran copies of the step's messages too, and lost.
+    ran = [line for line in rival.log_path.read_text().splitlines()
+           if "drills.tasks.run_step" in line and "succeeded in" in line]
+    assert ran, "the rival worker took no part in the race"

@@ -40,6 +40,18 @@ def browser(live_server):
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+def without_aborted_polls(errors: list[str]) -> list[str]:
+    kept: list[str] = []
+    for i, error in enumerate(errors):
+        after = errors[i + 1] if i + 1 < len(errors) else ""
+        if "htmx:afterRequest" in error and "htmx:sendAbort" in after and after.split(":")[0] == error.split(":")[0]:
+            continue
+        if "htmx:sendAbort" in error:
+            continue
+        kept.append(error)
+    return kept
+
+
 def person(browser, live_server, username: str, errors: list[str]):
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.on("console", lambda msg: errors.append(f"{username}: {msg.text}") if msg.type == "error" else None)
@@ -129,7 +141,9 @@ def test_two_people_walk_one_tabletop(live_server, browser, import_yaml, orders_
         assert page.evaluate("window.__xss") is None
     facilitator.goto(f"{live_server.url}/drills/")
     assert "TABLETOP" in facilitator.inner_text("main")
-    assert errors == []
+    # A poll still in flight when a person moves to another page is aborted by the browser, and
+    # htmx says so on the console (afterRequest, then sendAbort): not an error of the page.
+    assert without_aborted_polls(errors) == []
 
 
 def test_a_coordinator_edits_a_runbook_in_the_browser(live_server, browser, import_yaml, orders_db, coordinator):
