@@ -3,7 +3,7 @@
 1. Raw: a burst of no-op tasks on the same two workers; tasks a second from the first publish to
    the last task run. And what someone would write without drdrill: as many Celery ``chain``s of
    no-op tasks as there are drills, each as long as a drill, started at once.
-2. Drills: 50 drills of 20 no-op steps started at once (dry-run steps: one message each, as in
+2. Drills: 50 drills of 20 no-op steps started at once (dry-run steps, continued in-process, as in
    bench/step_overhead.py); steps a second from the first drill's start to the last drill's end.
 3. The workers' memory (each worker: its main process, pool processes and, for the first, beat):
    PSS, which counts a page shared by several processes once, beside the sum of RSS.
@@ -31,7 +31,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2, help="pool processes per worker (default 2)")
     parser.add_argument("--mode", choices=("dry_run", "live"), default="dry_run",
-                        help="dry_run: no-op plan() steps, 1 message each; live: wait 1 ms steps, 2 messages each")
+                        help="dry_run: no-op plan() steps, continued in-process; live: wait 1 ms steps, one poll message each")
     options = parser.parse_args()
     env = configure("throughput", options)
     workers = start_workers(options.workers, concurrency=options.concurrency, env=env, label="throughput")

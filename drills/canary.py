@@ -53,7 +53,9 @@ def writer_for(drill: Drill, target: str) -> CanaryWriter:
 
 
 def _check_before_the_first_step(canary: CanaryRun) -> bool:
-    """Returns whether the drill may go on; a canary that cannot write fails it with the reason."""
+    """Returns whether the drill may go on; a canary that cannot write fails it with the reason. The
+    tick that moves the canary on from checking starts the steps once it wrote its first row (see
+    tick), so that the first backup of the drill already holds a row to measure the RPO by."""
     try:
         writer_for(canary.drill, canary.target).check()
     except ActionFailed as error:
@@ -70,8 +72,8 @@ def _check_before_the_first_step(canary: CanaryRun) -> bool:
     # Whoever moves the canary on from checking starts the steps: a duplicate message does not.
     if CanaryRun.objects.filter(pk=canary.pk, status=CanaryRun.Status.CHECKING).update(status=CanaryRun.Status.WRITING):
         canary.status = CanaryRun.Status.WRITING
-        current_app.send_task("drills.tasks.advance_drill", args=[canary.drill_id])
-    return canary.status == CanaryRun.Status.WRITING
+        return True
+    return False
 
 
 def tick(drill_id: int) -> None:
@@ -81,8 +83,19 @@ def tick(drill_id: int) -> None:
     if canary.drill.status not in Drill.ACTIVE:
         stop(drill_id, f"drill {canary.drill.status}")
         return
-    if canary.status == CanaryRun.Status.CHECKING and not _check_before_the_first_step(canary):
-        return
+    if canary.status != CanaryRun.Status.CHECKING:
+        _beat(canary, drill_id)
+    elif _check_before_the_first_step(canary):
+        try:
+            _beat(canary, drill_id)
+        finally:
+            # The steps start after the first row is written (or could not be): a backup taken at
+            # once must not predate every canary row. A lost message here is the sweep's to make up.
+            current_app.send_task("drills.tasks.advance_drill", args=[drill_id])
+
+
+def _beat(canary: CanaryRun, drill_id: int) -> None:
+    """One canary row, on the canary's fixed schedule, and the message for the next."""
     outage = drill_marks(drill_id).get("outage_start")
     if outage is not None:
         # RPO is defined at the outage start: nothing written after it can count, so stop there.

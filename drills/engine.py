@@ -45,7 +45,18 @@ from runbooks.actions import (
 )
 
 from . import canary, resources
-from .claims import ClaimedRow, claim_following, claim_for_message, claim_next, lock_drill
+from .claims import (
+    ClaimedRow,
+    NewRow,
+    claim_following,
+    claim_for_message,
+    claim_for_message_in_one_round_trip,
+    claim_next,
+    lock_drill,
+    one_round_trip,
+    record_poll,
+    record_success_and_take_following,
+)
 from .clock import db_now
 from .lazy import LazyMapping, LazySequence
 from .log_context import log_context
@@ -54,7 +65,7 @@ from .models import Drill, EventKind, Measurement, StepRun
 from .pins import PinnedDrill, PinnedStep, pinned_drill
 from .redaction import redact, secret_values, shorten
 from .signals import drill_ended
-from .timeline import NewEvent, record_event, record_events, send
+from .timeline import NewEvent, announce, record_event, record_events, send
 from .worker_policy import worker_policy
 from .worker_state import serves, shutting_down
 
@@ -90,6 +101,7 @@ class RunState:
     status: str
     dispatched: bool
     error: str
+    step_id: int
 
 
 @dataclass
@@ -128,15 +140,15 @@ def next_move(drill: PinnedDrill, runs: list[RunState]) -> Move:
 
 
 def run_states(drill_id: int) -> list[RunState]:
-    return [RunState(id_, position, status, dispatched_at is not None, error)
-            for id_, position, status, dispatched_at, error in StepRun.objects.filter(drill_id=drill_id)
-            .order_by("position").values_list("id", "position", "status", "dispatched_at", "error")]
+    return [RunState(id_, position, status, dispatched_at is not None, error, step_id)
+            for id_, position, status, dispatched_at, error, step_id in StepRun.objects.filter(drill_id=drill_id)
+            .order_by("position").values_list("id", "position", "status", "dispatched_at", "error", "step_id")]
 
 
 def send_step(drill: PinnedDrill, step_run_id: int, position: int, *, countdown: float | None = None) -> None:
     """A ``run_step`` message, after commit, on the queue the step's target names (if any)."""
     queue = drill.queue_of(drill.step_at(position))
-    send("drills.tasks.run_step", step_run_id, countdown=countdown, queue=queue, extra=(drill.id,))
+    send("drills.tasks.run_step", step_run_id, countdown=countdown, queue=queue, extra=(drill.id, position))
 
 
 def apply_move(drill: PinnedDrill, status: str, move: Move, now: datetime, events: list[NewEvent],
@@ -173,17 +185,22 @@ def apply_move(drill: PinnedDrill, status: str, move: Move, now: datetime, event
     return claimed
 
 
-def advance(drill_id: int) -> None:
+def advance(drill_id: int, *, continue_as: str | None = None) -> Claimed | None:
     """Look at a drill and dispatch what can run now; end it when nothing is left. Safe to call
-    any number of times from anywhere (people's actions, the sweep, a finished drill's check)."""
+    any number of times from anywhere (people's actions, the sweep, a finished drill's check). With
+    ``continue_as``, a single next step that worker may run is claimed for it and returned."""
     with transaction.atomic():
         status, now = lock_drill(drill_id)
-        drill = pinned_drill(drill_id)
-        if status not in Drill.ACTIVE or drill is None:
-            return
+        if status not in Drill.ACTIVE:
+            return None
+        runs = run_states(drill_id)
+        drill = pinned_drill(drill_id, holding={run.position: run.step_id for run in runs})
+        if drill is None:
+            return None
         events: list[NewEvent] = []
-        apply_move(drill, status, next_move(drill, run_states(drill_id)), now, events)
+        claimed = apply_move(drill, status, next_move(drill, runs), now, events, continue_as=continue_as)
         record_events(drill_id, events, at=now)
+    return claimed
 
 
 def finish(drill_id: int) -> None:
@@ -242,6 +259,7 @@ class Claimed:
     token: str
     started_at: datetime
     poll_state: dict[str, Any]
+    claimed_at: datetime  # the claim's reading of the measurement clock
 
 
 def worker_name() -> str:
@@ -249,11 +267,11 @@ def worker_name() -> str:
 
 
 def _claimed(row: ClaimedRow, token: str) -> Claimed | None:
-    drill = pinned_drill(row.drill_id)
+    drill = pinned_drill(row.drill_id, holding={row.position: row.step_id})
     if drill is None:
         return None
     return Claimed(row.step_run_id, drill, drill.step_at(row.position), row.attempt, row.phase, token,
-                   row.started_at, row.poll_state)
+                   row.started_at, row.poll_state, row.claimed_at)
 
 
 def _claim_next(drill: PinnedDrill, run: RunState, worker: str, events: list[NewEvent]) -> Claimed | None:
@@ -279,23 +297,43 @@ def _alone_in_stage(drill: PinnedDrill, step: PinnedStep) -> bool:
     return all(n.group != step.group for n in neighbours)
 
 
-def _claim_following(drill: PinnedDrill, step: PinnedStep, worker: str, events: list[NewEvent]) -> Claimed | None:
-    """The common case of a sequential drill decided in one statement: the step after a step that
-    succeeded alone in its stage, alone in its own, served here (docs/performance.md). Anything
-    else (a parallel stage, the last step, a step someone retried or skipped) goes the long way."""
+def _following_here(drill: PinnedDrill, step: PinnedStep) -> PinnedStep | None:
+    """The common case of a sequential drill: the step after a step alone in its stage, alone in its
+    own, served by this worker (docs/performance.md). None for anything else (a parallel stage, the
+    last step), which goes the long way."""
     if step.position >= len(drill.steps) or not _alone_in_stage(drill, step):
         return None
     following = drill.step_at(step.position + 1)
     if not _alone_in_stage(drill, following) or not serves(drill.queue_of(following)):
+        return None
+    return following
+
+
+def _claim_following(drill: PinnedDrill, step: PinnedStep, worker: str, events: list[NewEvent]) -> Claimed | None:
+    """The step after ``step`` decided in one statement, when ``_following_here`` allows; a step
+    someone retried or skipped makes the statement take nothing, and the caller goes the long way."""
+    following = _following_here(drill, step)
+    if following is None:
         return None
     token = uuid.uuid4().hex
     return _started_here(claim_following(drill.id, following.position, token=token, worker=worker), token, worker,
                          events)
 
 
-def claim(step_run_id: int, worker: str) -> Claimed | Recheck | None:
-    """A message takes its step for this worker, or says why not."""
+def claim(step_run_id: int, worker: str, drill_id: int | None = None, position: int | None = None) -> Claimed | Recheck | None:
+    """A message takes its step for this worker, or says why not. A message that names the step's
+    drill and position lets PostgreSQL do it in one round trip."""
     token = uuid.uuid4().hex
+    if drill_id is not None and position is not None and one_round_trip():
+        row, written = claim_for_message_in_one_round_trip(step_run_id, drill_id, position, token=token, worker=worker)
+        _announce(written)
+        if row is None:
+            return _why_not(step_run_id)
+        drill = pinned_drill(drill_id, holding={row.position: row.step_id})
+        if drill is None:
+            return None
+        return Claimed(row.step_run_id, drill, drill.step_at(row.position), row.attempt, row.phase, token,
+                       row.started_at, row.poll_state, row.claimed_at)
     with transaction.atomic():
         row = claim_for_message(step_run_id, token=token, worker=worker)
         if row is not None:
@@ -348,19 +386,24 @@ def context_for(claimed: Claimed) -> StepContext:
         idempotency_key=f"drdrill-drill-{drill_id}-step-{claimed.step_run_id}",
         now=db_now,
         started_at=claimed.started_at,
+        claimed_at=claimed.claimed_at,
         created_resources=LazySequence(lambda: resources.undeleted_of(drill_id)),
         policy=worker_policy(),
     )
 
 
-def execute(step_run_id: int) -> None:
+def execute(step_run_id: int, drill_id: int | None = None, position: int | None = None) -> None:
     """What a ``run_step`` message does: claim the step, run it, record it — and, while its time
     budget lasts and the worker is not shutting down, go straight on into the next step it claimed
     while recording, with no broker hop."""
     worker = worker_name()
-    claimed = claim(step_run_id, worker)
+    claimed = claim(step_run_id, worker, drill_id, position)
     if isinstance(claimed, Recheck):
-        current_app.send_task("drills.tasks.run_step", args=[step_run_id], countdown=claimed.after_seconds)
+        drill = pinned_drill(drill_id) if drill_id is not None else None
+        if drill is not None and position is not None and 1 <= position <= len(drill.steps):
+            send_step(drill, step_run_id, position, countdown=claimed.after_seconds)  # on the step's own queue
+        else:
+            current_app.send_task("drills.tasks.run_step", args=[step_run_id], countdown=claimed.after_seconds)
         return
     budget_ends = monotonic() + settings.DRDRILL_CONTINUE_SECONDS
     while claimed is not None:
@@ -402,10 +445,68 @@ def perform(claimed: Claimed) -> Outcome | Failure:
         return Failure(f"unexpected error in {step.action}: {type(error).__name__}: {error}")
 
 
+def _announce(rows: list[NewRow]) -> None:
+    for row in rows:
+        announce(row.drill_id, row.event_id, row.kind, row.message, row.step_run_id)
+
+
+class _LongWay:
+    """What the one-round-trip completion returns when it did nothing and the long way must decide."""
+
+
+LONG_WAY = _LongWay()
+
+
+def _complete_in_one_round_trip(claimed: Claimed, outcome: Outcome | Failure,
+                                continue_as: str | None) -> Claimed | None | _LongWay:
+    """The two commonest results on PostgreSQL, each in one round trip (drills/claims.py): a step that
+    asks to be polled again, and a step of a sequential drill that succeeded, with the step after it
+    taken for this worker. Anything else, or anything these statements find they cannot do (a
+    superseded claim, a drill that stopped, a step past its time limit), changes nothing and goes the
+    long way."""
+    drill, step = claimed.drill, claimed.step
+    if isinstance(outcome, PollAgain) and not outcome.created:
+        after = outcome.after_seconds if outcome.after_seconds >= IMMEDIATE_POLL_SECONDS else 0.0
+        if not record_poll(drill_id=drill.id, step_run_id=claimed.step_run_id, token=claimed.token,
+                           after_seconds=after, state=outcome.state, evidence=outcome.evidence or None,
+                           timeout_seconds=step.timeout_seconds):
+            return LONG_WAY
+        send_step(drill, claimed.step_run_id, step.position, countdown=after)
+        return None
+    if not (isinstance(outcome, Done) and continue_as and not outcome.created and not outcome.deleted):
+        return LONG_WAY
+    if any(outcome.marks.get(mark) is None for mark in step.marks):
+        return LONG_WAY  # a mark timed by the database's clock at the moment it is recorded
+    following = _following_here(drill, step)
+    if following is None:
+        return LONG_WAY
+    marks = {mark: outcome.marks[mark].isoformat() for mark in step.marks}
+    done = "planned: its plan checked out, nothing was changed" if drill.is_dry_run else "succeeded"
+    token = uuid.uuid4().hex
+    recorded = record_success_and_take_following(
+        drill_id=drill.id, step_run_id=claimed.step_run_id, token=claimed.token, evidence=outcome.evidence,
+        marks=marks, message=f"{step.label} {done}.", data={"marks": marks} if marks else None,
+        following=following.position, following_label=following.label, following_token=token, worker=continue_as)
+    if recorded is None:
+        return LONG_WAY
+    _announce(recorded.events)
+    if recorded.following is not None:
+        row = recorded.following
+        return Claimed(row.step_run_id, drill, following, row.attempt, row.phase, token, row.started_at,
+                       row.poll_state, row.claimed_at)
+    # Recorded, but the step after it was not free to take (someone skipped or retried a step):
+    # decide now, as the long way would have in the same transaction; the sweep would otherwise.
+    return advance(drill.id, continue_as=continue_as)
+
+
 def complete(claimed: Claimed, outcome: Outcome | Failure, *, continue_as: str | None = None) -> Claimed | None:
     """Record a step's result and decide what comes next, in one transaction with the drill row
     locked first: the result (only by the holder of the claim), the next step claimed for this
     worker (``continue_as``) or dispatched, and the timeline. Returns the step to run next here."""
+    if one_round_trip():
+        fast = _complete_in_one_round_trip(claimed, outcome, continue_as)
+        if not isinstance(fast, _LongWay):
+            return fast
     drill, step = claimed.drill, claimed.step
     with transaction.atomic():
         status, now = lock_drill(drill.id)
@@ -499,7 +600,7 @@ def sweep() -> int:
     for step_run_id, drill_id, position in overdue:
         drill = pinned_drill(drill_id)
         if drill is not None:
-            current_app.send_task("drills.tasks.run_step", args=[step_run_id, drill_id],
+            current_app.send_task("drills.tasks.run_step", args=[step_run_id, drill_id, position],
                                   queue=drill.queue_of(drill.step_at(position)))
             sent += 1
     for drill_id in Drill.objects.filter(status__in=Drill.ACTIVE).values_list("pk", flat=True):

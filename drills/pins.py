@@ -1,7 +1,9 @@
 """What a drill is pinned to, cached per worker process: its runbook version's steps (immutable rows)
 and its snapshot and mode (fixed when the drill is created). The hot path reads them for every step;
-caching what cannot change saves a query per step and nothing can go stale. Nothing that changes
-(statuses, claims, results) is cached."""
+caching what cannot change saves a query per step. Nothing that changes (statuses, claims, results)
+is cached. The one way pins could go stale is a database recreated under a running process, which
+hands the same drill ids out again: every claim and every ``advance`` checks the step ids it just read
+against the cached pins (``holding``) and reads them afresh when they disagree."""
 
 from __future__ import annotations
 
@@ -93,9 +95,18 @@ _drills: OrderedDict[int, PinnedDrill] = OrderedDict()
 _lock = Lock()
 
 
-def pinned_drill(drill_id: int) -> PinnedDrill | None:
+def pinned_drill(drill_id: int, *, holding: dict[int, int] | None = None) -> PinnedDrill | None:
+    """The drill's pins, from this process's cache. ``holding`` (position → step id, as a query
+    just read them) checks the cached pins against the database: an id means one drill only as long
+    as the database lives, and one recreated under a running process (a test run, a reset demo)
+    hands the same ids out again. Pins that disagree are read afresh."""
     with _lock:
         found = _drills.get(drill_id)
+        if found is not None and holding and any(
+                position > len(found.steps) or found.step_at(position).id != step_id
+                for position, step_id in holding.items()):
+            del _drills[drill_id]
+            found = None
         if found is not None:
             _drills.move_to_end(drill_id)
             return found

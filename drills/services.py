@@ -93,7 +93,9 @@ def _launch(drill: Drill, *, started_by: Any, approved_by: Any = None) -> None:
                                  status=CanaryRun.Status.CHECKING)
         send("drills.tasks.canary_tick", drill.pk)
     else:
-        send("drills.tasks.advance_drill", drill.pk)
+        # The first steps are dispatched here, in the transaction that starts the drill: their
+        # messages leave when it commits, with no message of its own to ask a worker to do it.
+        engine.advance(drill.pk)
 
 
 # --- the start of a production drill: four eyes ------------------------------------------------------

@@ -17,12 +17,13 @@ def advance_drill(drill_id: int) -> None:
 
 
 @shared_task(name="drills.tasks.run_step")
-def run_step(step_run_id: int, drill_id: int | None = None) -> None:
-    # The drill's id comes with the message (the log context needs no query); older senders omit it.
+def run_step(step_run_id: int, drill_id: int | None = None, position: int | None = None) -> None:
+    # The drill's id and the step's position come with the message (the log context needs no query,
+    # the claim is one round trip); older senders omit them.
     if drill_id is None:
         drill_id = StepRun.objects.filter(pk=step_run_id).values_list("drill_id", flat=True).first()
     with log_context(drill_id=drill_id, step_run_id=step_run_id):
-        engine.execute(step_run_id)
+        engine.execute(step_run_id, drill_id, position)
 
 
 @shared_task(name="drills.tasks.finish_drill")

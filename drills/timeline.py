@@ -45,17 +45,18 @@ def record_events(drill_id: int, events: list[NewEvent], *, at: Any = None) -> l
     rows = DrillEvent.objects.bulk_create([DrillEvent(drill_id=drill_id, step_run_id=e.step_run_id, kind=e.kind,
                                                       message=e.message, data=e.data or {}, at=at) for e in events])
     for row in rows:
-        _announce(row)
+        announce(drill_id, row.pk, str(row.kind), row.message, row.step_run_id)
     return rows
 
 
-def _announce(event: DrillEvent) -> None:
+def announce(drill_id: int, event_id: int, kind: str, message: str, step_run_id: int | None) -> None:
+    """Tell of an event written (in this transaction, or already committed): a log line and, once
+    committed, the ``event_recorded`` signal."""
     # Every timeline event is a log line too, with its ids, for whoever watches logs, not pages.
-    events_log.info(event.message, extra={"event": str(event.kind), "drill_id": event.drill_id,
-                                          "step_run_id": event.step_run_id})
+    events_log.info(message, extra={"event": kind, "drill_id": drill_id, "step_run_id": step_run_id})
     if event_recorded.receivers:
-        transaction.on_commit(lambda: event_recorded.send(sender=DrillEvent, drill_id=event.drill_id, event_id=event.pk,
-                                                          kind=str(event.kind), step_run_id=event.step_run_id))
+        transaction.on_commit(lambda: event_recorded.send(sender=DrillEvent, drill_id=drill_id, event_id=event_id,
+                                                          kind=kind, step_run_id=step_run_id))
 
 
 def record_event(drill_id: int, kind: EventKind, message: str, *, step_run: StepRun | None = None, actor: Any = None,
@@ -63,7 +64,7 @@ def record_event(drill_id: int, kind: EventKind, message: str, *, step_run: Step
     event = DrillEvent.objects.create(drill_id=drill_id, step_run=step_run, kind=kind, message=message,
                                       actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
                                       data=data or {}, at=at or db_now())
-    _announce(event)
+    announce(drill_id, event.pk, str(event.kind), message, event.step_run_id)
     return event
 
 

@@ -99,6 +99,9 @@ class StepContext:
     # The measurement clock (the drdrill database's clock where it has one).
     now: Callable[[], datetime]
     started_at: datetime | None = None
+    # When the worker took the step for this call, on the measurement clock (read by the claim
+    # itself): "has the time come?" needs no clock query of its own.
+    claimed_at: datetime | None = None
     # Resources earlier steps of this drill created and nobody deleted yet (what a cleanup step deletes).
     created_resources: tuple[CreatedResource, ...] = ()
     # The worker's execution policy (runbooks/actions/policy.py). The engine checks what a step

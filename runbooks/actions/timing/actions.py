@@ -30,12 +30,16 @@ class Wait(Action[WaitParams]):
         return {"would": f"wait {params.seconds} s"}
 
     def run(self, params: WaitParams, ctx: StepContext) -> Outcome:
-        until = ctx.now() + timedelta(seconds=params.seconds)
+        # From the step's start as the claim recorded it (the measurement clock, read in the same
+        # statement): no clock query of its own, and a step taken over from a lost worker keeps its
+        # original end rather than waiting all over again.
+        until = (ctx.started_at or ctx.now()) + timedelta(seconds=params.seconds)
         return PollAgain(after_seconds=params.seconds, state={"until": until.isoformat()})
 
     def poll(self, params: WaitParams, ctx: StepContext) -> Outcome:
         until = datetime.fromisoformat(ctx.state["until"])
-        remaining = (until - ctx.now()).total_seconds()
+        # The claim's clock reading is a moment before this call: never late, at worst one poll early.
+        remaining = (until - (ctx.claimed_at or ctx.now())).total_seconds()
         if remaining > 0:
             return PollAgain(after_seconds=remaining, state=dict(ctx.state))
         return Done(evidence={"waited_until": until.isoformat()})
