@@ -102,12 +102,12 @@ def _row(step_run_id: int, values: tuple[Any, ...] | None) -> ClaimedRow | None:
                       _as_datetime(started_at), poll_state or {}, _as_datetime(claimed_at))
 
 
-def claim_for_message(step_run_id: int, *, token: str, worker: str) -> ClaimedRow | None:
-    """A ``run_step`` message takes its step: a dispatched pending step whose time has come (a retry
-    waits out its backoff), a polling step whose poll is due, or a running step whose lease ran out
-    (its worker was lost)."""
+def _claim_for_message_sql(which: str) -> str:
+    """The claim a ``run_step`` message makes of the step run ``which`` names: a dispatched pending step
+    whose time has come (a retry waits out its backoff), a polling step whose poll is due, or a running
+    step whose lease ran out (its worker was lost)."""
     now = _now_sql()
-    sql = f"""
+    return f"""
         UPDATE drills_steprun SET
             claimed_from = status,
             status = 'running',
@@ -117,13 +117,18 @@ def claim_for_message(step_run_id: int, *, token: str, worker: str) -> ClaimedRo
             lease_expires_at = {_lease_sql()},
             started_at = COALESCE(started_at, {now})
         {_clock_sql()}
-        WHERE id = %(id)s AND (
+        WHERE {which} AND (
             (status = 'pending' AND dispatched_at <= {now})
             OR (status = 'polling' AND next_poll_at <= {now})
             OR (status = 'running' AND lease_expires_at < {now}))
         RETURNING {_returning()}"""
+
+
+def claim_for_message(step_run_id: int, *, token: str, worker: str) -> ClaimedRow | None:
+    """A ``run_step`` message takes its step (``_claim_for_message_sql``)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"id": step_run_id, "token": token, "worker": worker, "now": _now_param()})
+        cursor.execute(_claim_for_message_sql("id = %(id)s"),
+                       {"id": step_run_id, "token": token, "worker": worker, "now": _now_param()})
         return _row(step_run_id, cursor.fetchone())
 
 
@@ -280,22 +285,7 @@ def claim_for_message_in_one_round_trip(step_run_id: int, drill_id: int, positio
     """``claim_for_message`` with its timeline event (a step started, or taken over from a lost worker;
     a poll writes none) in the same round trip, for a message that names the step's drill and
     position. The event names the step as ``PinnedStep.label`` does, from the step row itself."""
-    now = _now_sql()
-    sql = f"""
-        UPDATE drills_steprun SET
-            claimed_from = status,
-            status = 'running',
-            attempt = CASE WHEN status = 'polling' THEN attempt ELSE attempt + 1 END,
-            phase = CASE WHEN status = 'polling' THEN 'poll' WHEN status = 'pending' THEN 'run' ELSE phase END,
-            claim_token = %(token)s, worker = %(worker)s,
-            lease_expires_at = {_lease_sql()},
-            started_at = COALESCE(started_at, {now})
-        {_clock_sql()}
-        WHERE id = %(id)s AND drill_id = %(drill)s AND position = %(position)s AND (
-            (status = 'pending' AND dispatched_at <= {now})
-            OR (status = 'polling' AND next_poll_at <= {now})
-            OR (status = 'running' AND lease_expires_at < {now}))
-        RETURNING {_returning()};
+    sql = f"""{_claim_for_message_sql("id = %(id)s AND drill_id = %(drill)s AND position = %(position)s")};
         {_EVENT_COLUMNS}
         SELECT run.drill_id, run.id, clock_timestamp(),
             CASE WHEN run.claimed_from = 'running' THEN 'step.reclaimed' ELSE 'step.started' END,

@@ -445,6 +445,11 @@ def perform(claimed: Claimed) -> Outcome | Failure:
         return Failure(f"unexpected error in {step.action}: {type(error).__name__}: {error}")
 
 
+def _succeeded(drill: PinnedDrill) -> str:
+    # A dry-run changed nothing: its words must not say anything "succeeded".
+    return "planned: its plan checked out, nothing was changed" if drill.is_dry_run else "succeeded"
+
+
 def _announce(rows: list[NewRow]) -> None:
     for row in rows:
         announce(row.drill_id, row.event_id, row.kind, row.message, row.step_run_id)
@@ -481,11 +486,10 @@ def _complete_in_one_round_trip(claimed: Claimed, outcome: Outcome | Failure,
     if following is None:
         return LONG_WAY
     marks = {mark: outcome.marks[mark].isoformat() for mark in step.marks}
-    done = "planned: its plan checked out, nothing was changed" if drill.is_dry_run else "succeeded"
     token = uuid.uuid4().hex
     recorded = record_success_and_take_following(
         drill_id=drill.id, step_run_id=claimed.step_run_id, token=claimed.token, evidence=outcome.evidence,
-        marks=marks, message=f"{step.label} {done}.", data={"marks": marks} if marks else None,
+        marks=marks, message=f"{step.label} {_succeeded(drill)}.", data={"marks": marks} if marks else None,
         following=following.position, following_label=following.label, following_token=token, worker=continue_as)
     if recorded is None:
         return LONG_WAY
@@ -525,9 +529,8 @@ def complete(claimed: Claimed, outcome: Outcome | Failure, *, continue_as: str |
             marks = {mark: (outcome.marks.get(mark) or now).isoformat() for mark in step.marks}
             fields.update(status=StepRun.Status.SUCCEEDED, finished_at=now, evidence=outcome.evidence, marks=marks,
                           error="")
-            done = "planned: its plan checked out, nothing was changed" if drill.is_dry_run else "succeeded"
-            events.append(NewEvent(EventKind.STEP_SUCCEEDED, f"{step.label} {done}.", step_run_id=claimed.step_run_id,
-                                   data={"marks": marks} if marks else None))
+            events.append(NewEvent(EventKind.STEP_SUCCEEDED, f"{step.label} {_succeeded(drill)}.",
+                                   step_run_id=claimed.step_run_id, data={"marks": marks} if marks else None))
             decide = True
         elif aborted and not isinstance(outcome, Failure):
             fields.update(status=StepRun.Status.CANCELLED, finished_at=now)
